@@ -1,0 +1,13 @@
+import type { Migration } from 'kysely';
+import * as accountTables from './0001_account_tables.js';
+import * as reverifyTables from './0002_reverify_tables.js';
+
+/**
+ * Every migration, in order. A static list (rather than a directory scan)
+ * works the same from sources, from the build and inside the Docker image.
+ * Never edit a migration that has landed: add a new one.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_account_tables': accountTables,
+  '0002_reverify_tables': reverifyTables,
+};

@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { createDb, type Db } from './db/connect.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRedis } from './queue/connection.js';
+import { Queues } from './queue/queues.js';
+
+/** A source of the current time; tests and `--now` replace it. */
+export type Clock = () => Date;
+
+export const systemClock: Clock = () => new Date();
+
+/**
+ * What a running reverify process holds: configuration, the database, the
+ * queues and the logger. Commands, jobs and HTTP routes receive it; nothing
+ * reaches for globals.
+ */
+export interface App {
+  readonly config: Config;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly redis: Redis;
+  readonly queues: Queues;
+  readonly clock: Clock;
+  close(): Promise<void>;
+}
+
+/** Connects everything `config` names. Close it with `app.close()`. */
+export function createApp(
+  config: Config,
+  options: { log?: Logger; clock?: Clock; db?: Db; dbPoolSize?: number } = {},
+): App {
+  const log = options.log ?? createLogger({ level: config.LOG_LEVEL });
+  const db = options.db ?? createDb(config.DATABASE_URL, { max: options.dbPoolSize });
+  const redis = createRedis(config.REDIS_URL, { name: 'reverify-producer' });
+  // A Redis outage is reported by /readyz and the jobs that fail; it must not crash the process.
+  redis.on('error', (error) => log.debug({ err: error }, 'redis connection error'));
+  const queues = new Queues(redis, config.QUEUE_PREFIX);
+  let closed = false;
+  return {
+    config,
+    db,
+    log,
+    redis,
+    queues,
+    clock: options.clock ?? systemClock,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await queues.close();
+      await redis.quit().catch(() => redis.disconnect());
+      if (!options.db) await db.destroy();
+    },
+  };
+}

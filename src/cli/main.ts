@@ -1,0 +1,49 @@
+import { ConfigError } from '../config.js';
+import { UsageError } from './command.js';
+import { commands } from './commands/index.js';
+
+/** Entry point of the `reverify` binary: picks the command and maps errors to exit codes. */
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(overview());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((candidate) => candidate.name === name);
+  if (!command) {
+    process.stderr.write(`reverify: unknown command "${name}"\n\n${overview()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.help.trim()}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'Usage: reverify <command> [flags]   (every command takes --help and --json)',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+  ].join('\n');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const err = error instanceof Error ? error : new Error(String(error));
+    process.stderr.write(`reverify: ${err.message}\n`);
+    if (err.cause instanceof Error) process.stderr.write(`  caused by: ${err.cause.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,160 @@
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+
+/**
+ * Configuration comes only from the environment. It is validated once at start
+ * and frozen; every problem is reported in one message so an operator fixes
+ * them all in one go instead of one restart per variable.
+ */
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').positive('must be greater than 0').default(fallback);
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const snsTopicArn = /^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+
+const schema = z
+  .object({
+    DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+    REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[^{}]*\{[^{}]+\}[^{}]*$/, 'must contain one {hash tag}, e.g. {reverify}, so every key of a queue lands on one Redis Cluster slot')
+      .default('{reverify}'),
+    AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1').default('us-east-1'),
+    SES_ENDPOINT: url(['http:', 'https:']).optional(),
+    MAIL_FROM: z
+      .string()
+      .regex(/^(.*<)?[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>?$/, 'must be an address such as "Example <noreply@example.org>"')
+      .optional(),
+    SES_CONFIGURATION_SET: z.string().min(1).optional(),
+    SES_MAX_SEND_RATE: z.coerce.number({ error: 'must be a number' }).positive('must be greater than 0').default(14),
+    PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+    SNS_TOPIC_ARNS: z
+      .string()
+      .default('')
+      .transform((value) => value.split(',').map((arn) => arn.trim()).filter(Boolean))
+      .refine((arns) => arns.every((arn) => snsTopicArn.test(arn)), {
+        message: 'must be a comma-separated list of SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)',
+      }),
+    SNS_CERT_CACHE_DIR: z.string().min(1).default('.reverify/sns-certs'),
+    SNS_MAX_AGE_SECONDS: positiveInt(3600),
+    SOFT_BOUNCE_LIMIT: positiveInt(5),
+    VERIFY_TOKEN_TTL_HOURS: positiveInt(168),
+    TEMP_ACCOUNT_TTL_DAYS: positiveInt(365),
+    TEMP_ACCOUNT_REMINDER_DAYS: positiveInt(10),
+    SWEEP_CRON: z
+      .string()
+      .default('0 3 * * *')
+      .refine((expr) => isValidCron(expr), { message: 'must be a cron expression such as "0 3 * * *"' }),
+    SWEEP_BATCH_SIZE: positiveInt(1000),
+    RECONCILE_CRON: z
+      .string()
+      .default('*/10 * * * *')
+      .refine((expr) => isValidCron(expr), { message: 'must be a cron expression such as "*/10 * * * *"' }),
+    REPUTATION_MIN_SAMPLE: positiveInt(200),
+    REPUTATION_MAX_BOUNCE_RATE: z.coerce.number().min(0).max(1).default(0.05),
+    REPUTATION_MAX_COMPLAINT_RATE: z.coerce.number().min(0).max(1).default(0.001),
+    ADMIN_USER: z.string().min(1).default('admin'),
+    ADMIN_PASSWORD: z.string().min(1).optional(),
+    ADMIN_READ_ONLY: z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true' || value === '1'),
+    PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .refine((env) => env.TEMP_ACCOUNT_REMINDER_DAYS < env.TEMP_ACCOUNT_TTL_DAYS, {
+    message: 'must be smaller than TEMP_ACCOUNT_TTL_DAYS',
+    path: ['TEMP_ACCOUNT_REMINDER_DAYS'],
+  });
+
+type Parsed = z.infer<typeof schema>;
+
+/** The validated, frozen configuration every part of reverify reads. */
+export type Config = Readonly<Omit<Parsed, 'DATABASE_URL'> & { DATABASE_URL: string }>;
+
+/** Variables without a default that a command cannot work without. */
+export type RequiredSetting = 'MAIL_FROM' | 'ADMIN_PASSWORD' | 'SNS_TOPIC_ARNS';
+
+/** Variables whose values must never reach a log line. */
+export const SECRET_SETTINGS = ['ADMIN_PASSWORD', 'DATABASE_URL', 'REDIS_URL'] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `reverify cannot start: fix these environment variables:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+function isValidCron(expr: string): boolean {
+  try {
+    CronExpressionParser.parse(expr, { tz: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds the configuration from `env`. Throws one ConfigError naming every
+ * missing or malformed variable; values are never echoed because some are secrets.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: readonly RequiredSetting[] = []): Config {
+  const input: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    // An empty variable means "not set": shells and compose files produce them.
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const problems: string[] = [];
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      problems.push(`${name} ${issue.message}`);
+    }
+  }
+  if (input.DATABASE_URL === undefined) {
+    problems.push('DATABASE_URL is missing: set it to a PostgreSQL URL such as postgres://user@host:5432/reverify');
+  }
+  for (const name of required) {
+    const missing = name === 'SNS_TOPIC_ARNS' ? !input.SNS_TOPIC_ARNS : input[name] === undefined;
+    if (missing) problems.push(`${name} is missing: ${REQUIRED_HINTS[name]}`);
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return Object.freeze({ ...result.data, DATABASE_URL: result.data.DATABASE_URL as string });
+}
+
+const REQUIRED_HINTS: Record<RequiredSetting, string> = {
+  MAIL_FROM: 'set the sender address, e.g. "Example <noreply@example.org>"',
+  ADMIN_PASSWORD: 'set a password for the dashboard (HTTP basic auth as ADMIN_USER)',
+  SNS_TOPIC_ARNS: 'set the SNS topic ARNs whose notifications the webhook accepts',
+};
+
+/** A copy of the configuration safe to log: secrets replaced, URL passwords masked. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const safe: Record<string, unknown> = { ...config };
+  safe.ADMIN_PASSWORD = config.ADMIN_PASSWORD === undefined ? undefined : '[redacted]';
+  safe.DATABASE_URL = maskUrlPassword(config.DATABASE_URL);
+  safe.REDIS_URL = maskUrlPassword(config.REDIS_URL);
+  return safe;
+}
+
+function maskUrlPassword(value: string): string {
+  const parsed = new URL(value);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

@@ -1,0 +1,45 @@
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ALL_QUEUES, type QueueName } from './names.js';
+
+/**
+ * Finished jobs are removed at once and failed ones kept only as a bounded
+ * sample: the ledger in PostgreSQL is the record, so Redis memory stays flat
+ * through a million-job campaign.
+ */
+export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {
+  removeOnComplete: true,
+  removeOnFail: { count: 1000, age: 7 * 24 * 3600 },
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2000 },
+};
+
+/** The producer side of every queue, sharing one connection. */
+export class Queues {
+  private readonly queues = new Map<QueueName, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    readonly prefix: string,
+  ) {}
+
+  /** The Queue for `name`, created on first use. */
+  get(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Every queue, for the dashboard and the metrics. */
+  all(): Queue[] {
+    return ALL_QUEUES.map((name) => this.get(name));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    this.queues.clear();
+  }
+}

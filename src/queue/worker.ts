@@ -1,0 +1,120 @@
+import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { App } from '../app.js';
+import type { Config } from '../config.js';
+import { jobLogger } from '../logger.js';
+import { createRedis } from './connection.js';
+import type { AnyJob } from './job.js';
+import { ALL_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
+
+export interface RunningWorkers {
+  readonly workers: readonly Worker[];
+  /**
+   * Stops taking jobs, lets active ones finish for up to `timeoutMs`, then
+   * forces the rest (they go back to the queue as stalled and run again) and
+   * closes every connection.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** How many jobs one worker process runs at once, per queue. */
+const CONCURRENCY: Record<QueueName, number> = {
+  [QUEUE_NAMES.campaigns]: 1,
+  [QUEUE_NAMES.send]: 16,
+  [QUEUE_NAMES.sweeps]: 1,
+  [QUEUE_NAMES.maintenance]: 1,
+};
+
+/**
+ * The send queue's limiter lives in Redis, so it caps the whole account's rate
+ * however many worker processes run. Fractional rates (0.5/s) become one job
+ * per longer window.
+ */
+export function sendLimiter(config: Pick<Config, 'SES_MAX_SEND_RATE'>): { max: number; duration: number } {
+  const rate = config.SES_MAX_SEND_RATE;
+  if (rate >= 1) return { max: Math.floor(rate), duration: 1000 };
+  return { max: 1, duration: Math.ceil(1000 / rate) };
+}
+
+/** Starts one BullMQ worker per queue that has jobs in `registry`, and registers fixed schedules. */
+export async function startWorkers(
+  app: App,
+  registry: readonly AnyJob[],
+  options: { queues?: readonly QueueName[]; concurrency?: Partial<Record<QueueName, number>>; limiter?: boolean } = {},
+): Promise<RunningWorkers> {
+  const byName = new Map(registry.map((definition) => [definition.name, definition]));
+  const wanted = options.queues ?? ALL_QUEUES;
+  const connections: Redis[] = [];
+  const workers: Worker[] = [];
+
+  for (const queueName of wanted) {
+    if (!registry.some((definition) => definition.queue === queueName)) continue;
+    const connection = createRedis(app.config.REDIS_URL, { name: `reverify-worker-${queueName}` });
+    connection.on('error', (error) => app.log.debug({ err: error, queue: queueName }, 'redis connection error'));
+    connections.push(connection);
+    const workerOptions: WorkerOptions = {
+      connection,
+      prefix: app.config.QUEUE_PREFIX,
+      concurrency: options.concurrency?.[queueName] ?? CONCURRENCY[queueName],
+      // Jobs of a killed worker come back after 30 s, not never.
+      stalledInterval: 30_000,
+      maxStalledCount: 5,
+    };
+    if (queueName === QUEUE_NAMES.send && options.limiter !== false) workerOptions.limiter = sendLimiter(app.config);
+    const worker = new Worker(queueName, (job, token) => runJob(app, byName, job, token), workerOptions);
+    worker.on('failed', (job, error) => {
+      if (job) jobLogger(app.log, job).warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
+    });
+    worker.on('error', (error) => app.log.error({ err: error, queue: queueName }, 'worker error'));
+    workers.push(worker);
+  }
+
+  await registerFixedSchedules(app, registry);
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+
+  let closing: Promise<void> | undefined;
+  return {
+    workers,
+    close(timeoutMs = 30_000) {
+      closing ??= (async () => {
+        const graceful = Promise.all(workers.map((worker) => worker.close()));
+        const timedOut = await Promise.race([
+          graceful.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, true).unref()),
+        ]);
+        if (timedOut) {
+          app.log.warn({ timeoutMs }, 'active jobs did not finish in time; forcing the workers closed');
+          await Promise.all(workers.map((worker) => worker.close(true)));
+        }
+        await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+      })();
+      return closing;
+    },
+  };
+}
+
+async function runJob(app: App, byName: Map<string, AnyJob>, job: Job, token: string | undefined) {
+  const log = jobLogger(app.log, job);
+  const definition = byName.get(job.name);
+  if (!definition) throw new UnrecoverableError(`no job named "${job.name}" is registered on this worker`);
+  const parsed = definition.payload.safeParse(job.data);
+  if (!parsed.success) {
+    log.error({ issues: parsed.error.issues }, 'job payload is malformed; not retrying');
+    throw new UnrecoverableError(`malformed payload for ${job.name}: ${parsed.error.message}`);
+  }
+  const started = Date.now();
+  const result = await definition.handle(parsed.data, { app, job, log, token });
+  log.debug({ ms: Date.now() - started }, 'job done');
+  return result;
+}
+
+/** Upserts the cron schedules jobs declare; upserting by a fixed id never duplicates them. */
+async function registerFixedSchedules(app: App, registry: readonly AnyJob[]): Promise<void> {
+  for (const definition of registry) {
+    const schedule = definition.schedule?.(app.config);
+    if (!schedule) continue;
+    await app.queues
+      .get(definition.queue)
+      .upsertJobScheduler(definition.name, { pattern: schedule.pattern, tz: 'UTC' }, { name: definition.name, data: schedule.data });
+  }
+}

@@ -1,0 +1,89 @@
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { createDb } from '../../src/db/connect.js';
+import { useTestEnv } from '../helpers/env.js';
+
+const env = useTestEnv();
+
+async function columns(table: string) {
+  const result = await sql<{ column_name: string; data_type: string; is_nullable: string; column_default: string | null }>`
+    SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+    WHERE table_schema = 'public' AND table_name = ${table} ORDER BY ordinal_position`.execute(env.db);
+  return Object.fromEntries(result.rows.map((r) => [r.column_name, `${r.data_type}${r.is_nullable === 'NO' ? ' not null' : ''}${r.column_default ? ` = ${r.column_default}` : ''}`]));
+}
+
+async function newUser(name: string, extra: Record<string, unknown> = {}) {
+  return env.db.insertInto('users').values({ username: name, ...extra }).returning('id').executeTakeFirstOrThrow();
+}
+
+describe('migrations', () => {
+  it('create the account tables with the contract columns', async () => {
+    expect(await columns('users')).toEqual({
+      id: 'bigint not null',
+      username: 'text not null',
+      is_temporary: 'boolean not null = false',
+      is_active: 'boolean not null = true',
+      created_at: 'timestamp with time zone not null = now()',
+      expired_at: 'timestamp with time zone',
+    });
+    expect(Object.keys(await columns('emails'))).toEqual([
+      'id', 'user_id', 'email', 'is_primary', 'verified', 'verified_at', 'unverify_reason', 'transient_bounces', 'created_at',
+    ]);
+    expect((await columns('emails')).transient_bounces).toBe('integer not null = 0');
+    expect(Object.keys(await columns('roles'))).toEqual(['id', 'user_id', 'project_name', 'role_name']);
+    expect(Object.keys(await columns('sessions'))).toEqual(['id', 'user_id', 'created_at', 'expires_at', 'revoked_at']);
+    expect(Object.keys(await columns('api_tokens'))).toEqual(['id', 'user_id', 'name', 'created_at', 'revoked_at']);
+    expect(Object.keys(await columns('account_notices'))).toEqual(['id', 'user_id', 'kind', 'created_at', 'dismissed_at']);
+    for (const table of ['campaigns', 'campaign_recipients', 'verification_tokens', 'email_events', 'suppressions', 'audit_log', 'sweep_runs']) {
+      expect(Object.keys(await columns(table)).length, table).toBeGreaterThan(3);
+    }
+  });
+
+  it('are idempotent and safe to run concurrently', async () => {
+    const dbs = [createDb(env.databaseUrl, { max: 1 }), createDb(env.databaseUrl, { max: 1 })];
+    try {
+      const outcomes = await Promise.all(dbs.map((db) => migrateToLatest(db)));
+      expect(outcomes.map((o) => o.applied)).toEqual([[], []]);
+    } finally {
+      await Promise.all(dbs.map((db) => db.destroy()));
+    }
+  });
+
+  it('reject a second primary address, a duplicate address in another case and an unknown reason', async () => {
+    const { id } = await newUser('constraints');
+    await env.db.insertInto('emails').values({ user_id: id, email: 'Ada@Example.org', is_primary: true }).execute();
+    await expect(env.db.insertInto('emails').values({ user_id: id, email: 'other@example.org', is_primary: true }).execute()).rejects.toThrow(
+      /emails_one_primary_per_user/,
+    );
+    await expect(env.db.insertInto('emails').values({ user_id: id, email: 'ada@example.ORG' }).execute()).rejects.toThrow(/emails_email_lower_key/);
+    await expect(
+      env.db.insertInto('emails').values({ user_id: id, email: 'x@example.org', unverify_reason: 'bored' as never }).execute(),
+    ).rejects.toThrow(/emails_unverify_reason_check/);
+    // A second, non-primary address is fine.
+    await env.db.insertInto('emails').values({ user_id: id, email: 'second@example.org' }).execute();
+  });
+
+  it('reject a second role on the same project, an unknown role and a second notice of a kind', async () => {
+    const { id } = await newUser('roles');
+    await env.db.insertInto('roles').values({ user_id: id, project_name: 'requests', role_name: 'Owner' }).execute();
+    await expect(
+      env.db.insertInto('roles').values({ user_id: id, project_name: 'requests', role_name: 'Maintainer' }).execute(),
+    ).rejects.toThrow(/roles_user_project_key/);
+    await expect(
+      env.db.insertInto('roles').values({ user_id: id, project_name: 'flask', role_name: 'Admin' as never }).execute(),
+    ).rejects.toThrow(/roles_role_name_check/);
+    await env.db.insertInto('account_notices').values({ user_id: id, kind: 'temp_account_expiry' }).execute();
+    await expect(env.db.insertInto('account_notices').values({ user_id: id, kind: 'temp_account_expiry' }).execute()).rejects.toThrow(
+      /account_notices_user_kind_key/,
+    );
+  });
+
+  it('reject a duplicate username and apply the column defaults', async () => {
+    await newUser('dupe');
+    await expect(newUser('dupe')).rejects.toThrow(/users_username_key/);
+    const user = await env.db.selectFrom('users').selectAll().where('username', '=', 'dupe').executeTakeFirstOrThrow();
+    expect(user).toMatchObject({ is_temporary: false, is_active: true, expired_at: null });
+    expect(user.created_at).toBeInstanceOf(Date);
+  });
+});

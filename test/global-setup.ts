@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { TestProject } from 'vitest/node';
+import { createDb } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, TEMPLATE_DATABASE, withDatabase } from './helpers/services.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminDatabaseUrl: string;
+    redisUrl: string;
+  }
+}
+
+/**
+ * Finds PostgreSQL and Redis (the URLs given, the local services, or
+ * containers when neither answers and Docker runs), then builds the migrated
+ * template database that each test file copies.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stops: Array<() => Promise<unknown>> = [];
+  let adminUrl = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  let redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+
+  if (!(await postgresAnswers(adminUrl))) {
+    if (process.env.DATABASE_URL !== undefined || !dockerRuns()) {
+      throw new Error(
+        `PostgreSQL does not answer at ${redact(adminUrl)}. Start it, or set DATABASE_URL to a server where this user may CREATE DATABASE` +
+          (process.env.DATABASE_URL === undefined ? ' (no Docker engine is running, so testcontainers cannot start one).' : '.'),
+      );
+    }
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:15-alpine').start();
+    stops.push(() => container.stop());
+    adminUrl = container.getConnectionUri();
+  }
+  if (!(await redisAnswers(redisUrl))) {
+    if (process.env.REDIS_URL !== undefined || !dockerRuns()) {
+      throw new Error(`Redis does not answer at ${redact(redisUrl)}. Start it, or set REDIS_URL.`);
+    }
+    const { RedisContainer } = await import('@testcontainers/redis');
+    const container = await new RedisContainer('redis:7-alpine').start();
+    stops.push(() => container.stop());
+    redisUrl = container.getConnectionUrl();
+  }
+
+  await buildTemplate(adminUrl);
+  project.provide('adminDatabaseUrl', adminUrl);
+  project.provide('redisUrl', redisUrl);
+
+  return async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+}
+
+async function buildTemplate(adminUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    // Databases of earlier runs that were kept for inspection or left by a crash.
+    const stale = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE 'rv_test_%' AND datname NOT IN (
+         SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)`,
+    );
+    for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  const db = createDb(withDatabase(adminUrl, TEMPLATE_DATABASE), { max: 1 });
+  try {
+    await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function dockerRuns(): boolean {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
