@@ -4,12 +4,13 @@ import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { createDb } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, TEMPLATE_DATABASE, withDatabase } from './helpers/services.js';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, templateDatabaseName, withDatabase } from './helpers/services.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
     redisUrl: string;
+    templateDatabase: string;
   }
 }
 
@@ -45,35 +46,46 @@ export default async function setup(project: TestProject): Promise<() => Promise
     redisUrl = container.getConnectionUrl();
   }
 
-  await buildTemplate(adminUrl);
+  // Named per run, so several runs (developers, CI) on one server never collide.
+  const template = templateDatabaseName(process.pid);
+  await buildTemplate(adminUrl, template);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('redisUrl', redisUrl);
+  project.provide('templateDatabase', template);
 
   return async () => {
+    await dropDatabases(adminUrl, `${template}%`);
     for (const stop of stops.reverse()) await stop();
   };
 }
 
-async function buildTemplate(adminUrl: string): Promise<void> {
+async function buildTemplate(adminUrl: string, template: string): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
-    // Databases of earlier runs that were kept for inspection or left by a crash.
-    const stale = await admin.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE 'rv_test_%' AND datname NOT IN (
-         SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)`,
-    );
-    for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${template}`);
   } finally {
     await admin.end();
   }
-  const db = createDb(withDatabase(adminUrl, TEMPLATE_DATABASE), { max: 1 });
+  const db = createDb(withDatabase(adminUrl, template), { max: 1 });
   try {
     await migrateToLatest(db);
   } finally {
     await db.destroy();
+  }
+}
+
+/** Drops the template and any test database a crashed file left behind (kept ones are not). */
+async function dropDatabases(adminUrl: string, pattern: string): Promise<void> {
+  if (process.env.KEEP_TEST_DATABASES === '1') return;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern]);
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
   }
 }
 

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';
 import { track } from './resources.js';
-import { TEMPLATE_DATABASE, withDatabase } from './services.js';
+import { withDatabase } from './services.js';
 
 /** A test file's own world: a database copied from the migrated template and a queue prefix. */
 export interface TestEnv {
@@ -35,7 +35,8 @@ export interface TestEnv {
  */
 export function useTestEnv(): TestEnv {
   const suffix = randomBytes(4).toString('hex');
-  const database = `rv_test_${suffix}`;
+  const template = inject('templateDatabase');
+  const database = `${template}_${suffix}`;
   const adminUrl = inject('adminDatabaseUrl');
   const redisUrl = inject('redisUrl');
   const databaseUrl = withDatabase(adminUrl, database);
@@ -47,7 +48,7 @@ export function useTestEnv(): TestEnv {
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
     try {
-      await admin.query(`CREATE DATABASE ${database} TEMPLATE ${TEMPLATE_DATABASE}`);
+      await admin.query(`CREATE DATABASE ${database} TEMPLATE ${template}`);
     } finally {
       await admin.end();
     }

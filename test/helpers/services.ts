@@ -5,8 +5,10 @@
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** The name of the migrated database every test database is copied from. */
-export const TEMPLATE_DATABASE = 'reverify_test_template';
+/** The migrated database every test database of one run is copied from; test databases share its name as prefix. */
+export function templateDatabaseName(runId: number): string {
+  return `rv_test_${runId}`;
+}
 
 /** `url` with its database name replaced. */
 export function withDatabase(url: string, database: string): string {
