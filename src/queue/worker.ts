@@ -77,15 +77,18 @@ export async function startWorkers(
     workers,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
-        const graceful = Promise.all(workers.map((worker) => worker.close()));
+        // pause() stops taking jobs and resolves once the active ones are done;
+        // close(true) then does not wait again. A close() cannot be upgraded to
+        // a forced one later, hence this order.
+        const drained = Promise.all(workers.map((worker) => worker.pause()));
         const timedOut = await Promise.race([
-          graceful.then(() => false),
+          drained.then(() => false),
           new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, true).unref()),
         ]);
         if (timedOut) {
-          app.log.warn({ timeoutMs }, 'active jobs did not finish in time; forcing the workers closed');
-          await Promise.all(workers.map((worker) => worker.close(true)));
+          app.log.warn({ timeoutMs }, 'active jobs did not finish in time; closing anyway (they return to the queue as stalled)');
         }
+        await Promise.all(workers.map((worker) => worker.close(true)));
         await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
       })();
       return closing;
