@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { Db } from '../db/connect.js';
+import { withSecondaryIndexesRebuilt } from './bulk-indexes.js';
 import type { SeedProfile } from './profiles.js';
 
 export interface SeedOptions {
@@ -40,11 +41,13 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<SeedCo
   const tag = `s${seed}`;
 
   return db.transaction().execute(async (trx) => {
-    await sql`LOCK TABLE users, emails IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
+    await sql`LOCK TABLE users, emails, roles, sessions, api_tokens IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
     // Foreign-key checks are per-row triggers and dominate a million-row insert.
     // The rows below reference only rows written in the same statement order,
     // so when the role may (a superuser, as in dev and tests) they are skipped.
     await skipTriggersIfAllowed(trx);
+    await sql`SET LOCAL maintenance_work_mem = '256MB'`.execute(trx);
+    await sql`SET LOCAL work_mem = '64MB'`.execute(trx);
     const clash = await sql<{ n: string }>`
       SELECT count(*) AS n FROM users WHERE username IN (${`${tag}-user-000000001`}, ${`${tag}-temp-000000001`})`.execute(trx);
     if (Number(clash.rows[0]?.n ?? 0) > 0) {
@@ -55,70 +58,78 @@ export async function seedDatabase(db: Db, options: SeedOptions): Promise<SeedCo
     const userBase = Number(base.rows[0]?.users ?? 0);
     const emailBase = Number(base.rows[0]?.emails ?? 0);
 
-    // rank = position of user i in a seeded shuffle; it decides the category.
-    await sql`
-      CREATE TEMP TABLE seed_plan ON COMMIT DROP AS
-      SELECT i,
-             ${userBase}::bigint + i AS user_id,
-             (row_number() OVER (ORDER BY hashtextextended(i::text, ${seed}), i) - 1) AS rank,
-             (abs(hashtextextended(i::text, ${seed} + 1)) % 10000)::int AS h1,
-             (abs(hashtextextended(i::text, ${seed} + 2)) % 10000)::int AS h2,
-             (abs(hashtextextended(i::text, ${seed} + 3)) % 10000)::int AS h3
-      FROM generate_series(1, ${n}::bigint) AS i`.execute(trx);
-
-    await sql`
-      INSERT INTO users (id, username, is_temporary, is_active, created_at)
-      SELECT user_id, ${tag} || '-user-' || lpad(i::text, 9, '0'), false, h1 >= ${Math.round(profile.inactiveShare * 10000)},
-             ${now}::timestamptz - make_interval(secs => (abs(hashtextextended(i::text, ${seed} + 4)) % (13 * 365 * 86400))::double precision)
-      FROM seed_plan`.execute(trx);
-
-    await sql`
-      INSERT INTO emails (id, user_id, email, is_primary, verified, verified_at, unverify_reason, created_at)
-      SELECT ${emailBase}::bigint + i, user_id, ${tag} || '-user-' || lpad(i::text, 9, '0') || '@example.' || (ARRAY['org', 'com', 'net'])[1 + h3 % 3],
-             true,
-             rank < ${verified},
-             CASE WHEN rank < ${verified} THEN ${now}::timestamptz - make_interval(days => (h2 % 3000)::int) END,
-             CASE WHEN rank >= ${verified} AND h2 < ${Math.round(profile.unverifyReasonShare * 10000)}
-                  THEN (ARRAY['hard_bounce', 'hard_bounce', 'soft_bounce', 'complaint', 'manual'])[1 + h3 % 5] END,
-             ${now}::timestamptz - make_interval(days => (h2 % 4000)::int)
-      FROM seed_plan`.execute(trx);
-
-    await sql`
-      INSERT INTO emails (id, user_id, email, is_primary, verified, verified_at, created_at)
-      SELECT ${emailBase + n}::bigint + i, user_id, ${tag} || '-user-' || lpad(i::text, 9, '0') || '-alt@example.com', false, true,
-             ${now}::timestamptz - make_interval(days => (h1 % 1000)::int), ${now}::timestamptz - make_interval(days => (h1 % 2000)::int)
-      FROM seed_plan
-      WHERE h3 < ${Math.round(profile.verifiedSecondaryShare * 10000)}`.execute(trx);
-
-    // Role holders: the whole unverified-role band of the shuffle, and a share of the verified.
-    await sql`
-      INSERT INTO roles (user_id, project_name, role_name)
-      SELECT p.user_id, ${tag} || '-project-' || ((p.i * 7 + k) % greatest(${n}::bigint / 3, 1)),
-             CASE WHEN k = 0 THEN 'Owner' ELSE 'Maintainer' END
-      FROM seed_plan p, generate_series(0, p.h1 % 3) AS k
-      WHERE (p.rank >= ${verified} AND p.rank < ${verified + unverifiedRole})
-         OR (p.rank < ${verified} AND p.h2 < ${Math.round(profile.verifiedRoleHolderShare * 10000)})`.execute(trx);
-
-    if (m > 0) {
+    // On a (nearly) empty database, rebuilding indexes after the load is far
+    // cheaper than maintaining them; on a big one, adding to them is.
+    const rebuild = userBase < n;
+    const tables = ['users', 'emails', 'roles', 'sessions', 'api_tokens'];
+    const writeRows = async () => {
+      // rank = position of user i in a seeded shuffle; it decides the category.
       await sql`
-        CREATE TEMP TABLE seed_temp ON COMMIT DROP AS
-        SELECT j, ${userBase + n}::bigint + j AS user_id,
-               ${now}::timestamptz - make_interval(secs => (abs(hashtextextended(j::text, ${seed} + 5)) % (400 * 86400))::double precision) AS created_at,
-               (abs(hashtextextended(j::text, ${seed} + 6)) % 100)::int AS h
-        FROM generate_series(1, ${m}::bigint) AS j`.execute(trx);
+        CREATE TEMP TABLE seed_plan ON COMMIT DROP AS
+        SELECT i,
+               ${userBase}::bigint + i AS user_id,
+               (row_number() OVER (ORDER BY hashtextextended(i::text, ${seed}), i) - 1) AS rank,
+               (abs(hashtextextended(i::text, ${seed} + 1)) % 10000)::int AS h1,
+               (abs(hashtextextended(i::text, ${seed} + 2)) % 10000)::int AS h2,
+               (abs(hashtextextended(i::text, ${seed} + 3)) % 10000)::int AS h3
+        FROM generate_series(1, ${n}::bigint) AS i`.execute(trx);
+
       await sql`
-        INSERT INTO users (id, username, is_temporary, created_at)
-        SELECT user_id, ${tag} || '-temp-' || lpad(j::text, 9, '0'), true, created_at FROM seed_temp`.execute(trx);
+        INSERT INTO users (id, username, is_temporary, is_active, created_at)
+        SELECT user_id, ${tag} || '-user-' || lpad(i::text, 9, '0'), false, h1 >= ${Math.round(profile.inactiveShare * 10000)},
+               ${now}::timestamptz - make_interval(secs => (abs(hashtextextended(i::text, ${seed} + 4)) % (13 * 365 * 86400))::double precision)
+        FROM seed_plan`.execute(trx);
+
       await sql`
-        INSERT INTO sessions (user_id, created_at, expires_at, revoked_at)
-        SELECT t.user_id, t.created_at + make_interval(days => k), t.created_at + make_interval(days => k + 30),
-               CASE WHEN t.h < 10 AND k = 1 THEN t.created_at + make_interval(days => k + 1) END
-        FROM seed_temp t, generate_series(1, 1 + t.h % 3) AS k`.execute(trx);
+        INSERT INTO emails (id, user_id, email, is_primary, verified, verified_at, unverify_reason, created_at)
+        SELECT ${emailBase}::bigint + i, user_id, ${tag} || '-user-' || lpad(i::text, 9, '0') || '@example.' || (ARRAY['org', 'com', 'net'])[1 + h3 % 3],
+               true,
+               rank < ${verified},
+               CASE WHEN rank < ${verified} THEN ${now}::timestamptz - make_interval(days => (h2 % 3000)::int) END,
+               CASE WHEN rank >= ${verified} AND h2 < ${Math.round(profile.unverifyReasonShare * 10000)}
+                    THEN (ARRAY['hard_bounce', 'hard_bounce', 'soft_bounce', 'complaint', 'manual'])[1 + h3 % 5] END,
+               ${now}::timestamptz - make_interval(days => (h2 % 4000)::int)
+        FROM seed_plan`.execute(trx);
+
       await sql`
-        INSERT INTO api_tokens (user_id, name, created_at)
-        SELECT t.user_id, 'token-' || k, t.created_at + make_interval(days => k)
-        FROM seed_temp t, generate_series(1, 1 + t.h % 2) AS k`.execute(trx);
-    }
+        INSERT INTO emails (id, user_id, email, is_primary, verified, verified_at, created_at)
+        SELECT ${emailBase + n}::bigint + i, user_id, ${tag} || '-user-' || lpad(i::text, 9, '0') || '-alt@example.com', false, true,
+               ${now}::timestamptz - make_interval(days => (h1 % 1000)::int), ${now}::timestamptz - make_interval(days => (h1 % 2000)::int)
+        FROM seed_plan
+        WHERE h3 < ${Math.round(profile.verifiedSecondaryShare * 10000)}`.execute(trx);
+
+      // Role holders: the whole unverified-role band of the shuffle, and a share of the verified.
+      await sql`
+        INSERT INTO roles (user_id, project_name, role_name)
+        SELECT p.user_id, ${tag} || '-project-' || ((p.i * 7 + k) % greatest(${n}::bigint / 3, 1)),
+               CASE WHEN k = 0 THEN 'Owner' ELSE 'Maintainer' END
+        FROM seed_plan p, generate_series(0, p.h1 % 3) AS k
+        WHERE (p.rank >= ${verified} AND p.rank < ${verified + unverifiedRole})
+           OR (p.rank < ${verified} AND p.h2 < ${Math.round(profile.verifiedRoleHolderShare * 10000)})`.execute(trx);
+
+      if (m > 0) {
+        await sql`
+          CREATE TEMP TABLE seed_temp ON COMMIT DROP AS
+          SELECT j, ${userBase + n}::bigint + j AS user_id,
+                 ${now}::timestamptz - make_interval(secs => (abs(hashtextextended(j::text, ${seed} + 5)) % (400 * 86400))::double precision) AS created_at,
+                 (abs(hashtextextended(j::text, ${seed} + 6)) % 100)::int AS h
+          FROM generate_series(1, ${m}::bigint) AS j`.execute(trx);
+        await sql`
+          INSERT INTO users (id, username, is_temporary, created_at)
+          SELECT user_id, ${tag} || '-temp-' || lpad(j::text, 9, '0'), true, created_at FROM seed_temp`.execute(trx);
+        await sql`
+          INSERT INTO sessions (user_id, created_at, expires_at, revoked_at)
+          SELECT t.user_id, t.created_at + make_interval(days => k), t.created_at + make_interval(days => k + 30),
+                 CASE WHEN t.h < 10 AND k = 1 THEN t.created_at + make_interval(days => k + 1) END
+          FROM seed_temp t, generate_series(1, 1 + t.h % 3) AS k`.execute(trx);
+        await sql`
+          INSERT INTO api_tokens (user_id, name, created_at)
+          SELECT t.user_id, 'token-' || k, t.created_at + make_interval(days => k)
+          FROM seed_temp t, generate_series(1, 1 + t.h % 2) AS k`.execute(trx);
+      }
+    };
+    if (rebuild) await withSecondaryIndexesRebuilt(trx, tables, writeRows);
+    else await writeRows();
 
     await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), greatest((SELECT max(id) FROM users), 1))`.execute(trx);
     await sql`SELECT setval(pg_get_serial_sequence('emails', 'id'), greatest((SELECT max(id) FROM emails), 1))`.execute(trx);

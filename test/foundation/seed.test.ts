@@ -59,6 +59,15 @@ describe('seed', () => {
     expect(Number(check.rows[0]!.temp_span_days)).toBeLessThanOrEqual(400);
   });
 
+  it('leaves every index the migrations made in place', async () => {
+    const indexes = async (db: Db) =>
+      (await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`.execute(db)).rows.map(
+        (r) => r.indexdef,
+      );
+    expect(await indexes(first.db)).toEqual(await indexes(second.db)); // second is not seeded yet
+    expect((await indexes(first.db)).join('\n')).toMatch(/emails_email_lower_key[\s\S]*lower\(email\)/);
+  });
+
   it('gives the same rows for the same seed and now', async () => {
     await seedDatabase(second.db, { users: 23_213, temporaryAccounts: 500, profile, seed: 7, now });
     expect(await digest(second.db)).toEqual(await digest(first.db));
