@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { createDb, type Db } from './db/connect.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRedis } from './queue/connection.js';
+import { createRedis, type RedisConnection } from './queue/connection.js';
 import { Queues } from './queue/queues.js';
 
 /** A source of the current time; tests and `--now` replace it. */
@@ -19,7 +18,7 @@ export interface App {
   readonly config: Config;
   readonly db: Db;
   readonly log: Logger;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queues: Queues;
   readonly clock: Clock;
   close(): Promise<void>;
@@ -32,7 +31,7 @@ export function createApp(
 ): App {
   const log = options.log ?? createLogger({ level: config.LOG_LEVEL });
   const db = options.db ?? createDb(config.DATABASE_URL, { max: options.dbPoolSize });
-  const redis = createRedis(config.REDIS_URL, { name: 'reverify-producer' });
+  const redis = createRedis(config.REDIS_URL, { name: 'reverify-producer', cluster: config.REDIS_CLUSTER });
   // A Redis outage is reported by /readyz and the jobs that fail; it must not crash the process.
   redis.on('error', (error) => log.debug({ err: error }, 'redis connection error'));
   const queues = new Queues(redis, config.QUEUE_PREFIX);

@@ -28,6 +28,10 @@ const schema = z
   .object({
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+    REDIS_CLUSTER: z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true' || value === '1'),
     QUEUE_PREFIX: z
       .string()
       .regex(/^[^{}]*\{[^{}]+\}[^{}]*$/, 'must contain one {hash tag}, e.g. {reverify}, so every key of a queue lands on one Redis Cluster slot')

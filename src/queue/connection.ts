@@ -1,15 +1,35 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+
+/** A connection BullMQ can use: one Redis server, or a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
 
 /**
  * Opens an ioredis connection for BullMQ. `maxRetriesPerRequest: null` is what
  * BullMQ requires of worker connections: a blocked command must wait through a
- * Redis restart instead of failing the job.
+ * Redis restart instead of failing the job. With `cluster`, the URL names one
+ * seed node and the rest are discovered; the {hash tag} in QUEUE_PREFIX keeps
+ * each queue's keys on one slot, which BullMQ's multi-key scripts need.
  */
-export function createRedis(url: string, options: { name?: string; lazyConnect?: boolean } = {}): Redis {
-  return new Redis(url, {
+export function createRedis(
+  url: string,
+  options: { name?: string; lazyConnect?: boolean; cluster?: boolean } = {},
+): RedisConnection {
+  const redisOptions = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     connectionName: options.name,
     lazyConnect: options.lazyConnect ?? false,
+  };
+  if (!options.cluster) return new Redis(url, redisOptions);
+  const parsed = new URL(url);
+  return new Cluster([{ host: parsed.hostname, port: Number(parsed.port || 6379) }], {
+    lazyConnect: redisOptions.lazyConnect,
+    enableReadyCheck: true,
+    redisOptions: {
+      ...redisOptions,
+      username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+      tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    },
   });
 }

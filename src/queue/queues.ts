@@ -1,5 +1,5 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
 import { ALL_QUEUES, type QueueName } from './names.js';
 
 /**
@@ -19,7 +19,7 @@ export class Queues {
   private readonly queues = new Map<QueueName, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     readonly prefix: string,
   ) {}
 

@@ -1,9 +1,8 @@
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { App } from '../app.js';
 import type { Config } from '../config.js';
 import { jobLogger } from '../logger.js';
-import { createRedis } from './connection.js';
+import { createRedis, type RedisConnection } from './connection.js';
 import type { AnyJob } from './job.js';
 import { ALL_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
 
@@ -44,12 +43,12 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   const byName = new Map(registry.map((definition) => [definition.name, definition]));
   const wanted = options.queues ?? ALL_QUEUES;
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   const workers: Worker[] = [];
 
   for (const queueName of wanted) {
     if (!registry.some((definition) => definition.queue === queueName)) continue;
-    const connection = createRedis(app.config.REDIS_URL, { name: `reverify-worker-${queueName}` });
+    const connection = createRedis(app.config.REDIS_URL, { name: `reverify-worker-${queueName}`, cluster: app.config.REDIS_CLUSTER });
     connection.on('error', (error) => app.log.debug({ err: error, queue: queueName }, 'redis connection error'));
     connections.push(connection);
     const workerOptions: WorkerOptions = {
