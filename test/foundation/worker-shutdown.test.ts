@@ -47,9 +47,8 @@ describe('worker shutdown', () => {
     await queue.obliterate({ force: true });
     await queue.add('slow', { id: 'stuck', ms: 2_000 }, { jobId: 'stuck' });
     await waitFor(async () => (await queue.getActiveCount()) === 1);
-    const started = Date.now();
     await running.close(300);
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // close() returned while the job was still running: it did not wait for it.
     expect(finished).not.toContain('stuck');
     // The abandoned handler still runs to its end in this process (a real
     // worker process exits right after close); let it, so nothing leaks.
