@@ -1,6 +1,8 @@
 import type { Migration } from 'kysely';
 import * as accountTables from './0001_account_tables.js';
 import * as reverifyTables from './0002_reverify_tables.js';
+import * as verification from './0004_verification.js';
+import * as sesEvents from './0005_ses_events.js';
 
 /**
  * Every migration, in order. A static list (rather than a directory scan)
@@ -10,4 +12,6 @@ import * as reverifyTables from './0002_reverify_tables.js';
 export const migrations: Record<string, Migration> = {
   '0001_account_tables': accountTables,
   '0002_reverify_tables': reverifyTables,
+  '0004_verification': verification,
+  '0005_ses_events': sesEvents,
 };

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Every Prometheus metric reverify exposes on /metrics, in one registry, so
@@ -62,5 +62,13 @@ export const sweepDurationSeconds = new Histogram({
   help: 'Duration of sweep runs, by kind',
   labelNames: ['kind'] as const,
   buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900],
+  registers: [registry],
+});
+
+/** Jobs per queue and state, refreshed from Redis by the /metrics route at scrape time. */
+export const queueJobs = new Gauge({
+  name: 'reverify_queue_jobs',
+  help: 'Jobs in each queue by state (waiting, active, delayed, failed, completed, prioritized, waiting-children), read at scrape time',
+  labelNames: ['queue', 'state'] as const,
   registers: [registry],
 });

@@ -205,6 +205,19 @@ export interface SweepRunsTable {
   error: string | null;
 }
 
+/** Per SES message and address: the address-changing events already applied (webhook state machine). */
+export interface SesRecipientEventsTable {
+  ses_message_id: string;
+  /** Lower-cased address. */
+  email: string;
+  /** State machine event kind: hard_bounce, soft_bounce, undetermined_bounce, complaint, delivery. */
+  kind: string;
+  email_event_id: Id;
+  /** What the event did to the address: applied, out_of_office, stale. */
+  outcome: string;
+  occurred_at: NullableTimestamp;
+}
+
 export interface Database {
   users: UsersTable;
   emails: EmailsTable;
@@ -219,6 +232,7 @@ export interface Database {
   suppressions: SuppressionsTable;
   audit_log: AuditLogTable;
   sweep_runs: SweepRunsTable;
+  ses_recipient_events: SesRecipientEventsTable;
 }
 
 export type User = Selectable<UsersTable>;

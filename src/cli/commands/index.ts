@@ -1,6 +1,12 @@
 import type { Command } from '../command.js';
+import { campaignCommand } from './campaign.js';
+import { devCommand } from './dev.js';
 import { migrateCommand } from './migrate.js';
+import { reconcileCommand } from './reconcile.js';
 import { seedCommand } from './seed.js';
+import { serverCommand } from './server.js';
+import { startCommand } from './start.js';
+import { sweepCommand } from './sweep.js';
 import { workerCommand } from './worker.js';
 
 /** Every `reverify` command, in the order `--help` lists them. */
@@ -8,4 +14,10 @@ export const commands: readonly Command[] = [
   migrateCommand,
   seedCommand,
   workerCommand,
+  campaignCommand,
+  reconcileCommand,
+  serverCommand,
+  startCommand,
+  devCommand,
+  sweepCommand,
 ];

@@ -1,0 +1,298 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { sql } from 'kysely';
+import { jobs } from '../jobs/registry.js';
+import { createApp, type App } from '../src/app.js';
+import { insertCampaign } from '../src/campaigns/campaigns.js';
+import { enqueueSends } from '../src/campaigns/enqueue.js';
+import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken } from '../src/campaigns/message.js';
+import { planCampaign, queueTodaysShare } from '../src/campaigns/planner.js';
+import { segmentQuery } from '../src/campaigns/segment.js';
+import { runCampaignTick } from '../src/campaigns/tick.js';
+import { loadConfig } from '../src/config.js';
+import type { Db } from '../src/db/connect.js';
+import { sendMessage } from '../src/mail/send.js';
+import { createSesClient, useSesClient, type SesSender } from '../src/mail/ses-client.js';
+import { QUEUE_NAMES } from '../src/queue/names.js';
+import { startWorkers } from '../src/queue/worker.js';
+import { PROFILES } from '../src/seed/profiles.js';
+import { seedDatabase } from '../src/seed/seed.js';
+import { createScratchDatabase } from './lib/scratch.js';
+import type { BenchResult } from './types.js';
+
+/**
+ * Campaign benchmarks on a 1,000,000-user pypi-2018 seed:
+ * 1. planning the whole campaign (a first tick: ledger rows for the whole
+ *    segment in keyset batches, today's budget queued, its jobs enqueued)
+ *    against one raw INSERT … SELECT of the same rows, with peak RSS;
+ * 2. sending 20,000 messages through the send queue (limiter off) against a
+ *    bare SESv2Client loop at the same concurrency, same local SES;
+ * 3. the achieved rate with SES_MAX_SEND_RATE=50 over 30 s, and the busiest
+ *    one-second window.
+ */
+
+const USERS = Number(process.env.BENCH_CAMPAIGN_USERS ?? 1_000_000);
+const SEND_MESSAGES = Number(process.env.BENCH_CAMPAIGN_SENDS ?? 20_000);
+const CONCURRENCY = 16;
+const RATE = 50;
+const RATE_SECONDS = 30;
+const DATABASE = 'rv_bench_campaign';
+const PREFIX = '{rv-bench-campaign}';
+const number = new Intl.NumberFormat('en-US');
+
+export async function run(): Promise<BenchResult[]> {
+  const scratch = await createScratchDatabase(DATABASE);
+  const ses = await startLocalSes();
+  const config = loadConfig({
+    DATABASE_URL: scratch.url,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: PREFIX,
+    SES_ENDPOINT: ses.endpoint,
+    MAIL_FROM: 'bench <bench@example.org>',
+    PUBLIC_BASE_URL: 'https://example.org',
+    LOG_LEVEL: 'silent',
+  });
+  const app = createApp(config, { db: scratch.db });
+  try {
+    await clearQueues(app);
+    const seedStarted = Date.now();
+    await seedDatabase(scratch.db, { users: USERS, temporaryAccounts: 0, profile: PROFILES['pypi-2018']!, seed: 7, now: new Date() });
+    await sql`ANALYZE`.execute(scratch.db);
+    console.error(`[bench] campaign: seeded ${number.format(USERS)} users in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    const results = [await planningBench(app)];
+    results.push(...(await sendingBench(app, ses.endpoint)));
+    return results;
+  } finally {
+    await clearQueues(app).catch(() => undefined);
+    await app.close();
+    ses.stop();
+    await scratch.drop();
+  }
+}
+
+async function planningBench(app: App): Promise<BenchResult> {
+  const db = app.db;
+  let bestRaw = Infinity;
+  let bestPlan = Infinity;
+  let peakRss = 0;
+  let rows = 0;
+  for (let round = 0; round < 2; round += 1) {
+    const order = round === 0 ? ['raw', 'plan'] : ['plan', 'raw'];
+    for (const which of order) {
+      const campaign = await newCampaign(db, `planning ${which} ${round}`);
+      if (which === 'raw') {
+        const started = performance.now();
+        const inserted = await rawInsertSelect(db, campaign);
+        bestRaw = Math.min(bestRaw, performance.now() - started);
+        rows = inserted;
+      } else {
+        await db.updateTable('campaigns').set({ status: 'scheduled' }).where('id', '=', campaign).execute();
+        const sampler = sampleRss();
+        const started = performance.now();
+        const tick = await runCampaignTick(app, campaign);
+        bestPlan = Math.min(bestPlan, performance.now() - started);
+        peakRss = Math.max(peakRss, sampler.stop());
+        if (tick.planned === 0) throw new Error('the planner planned nobody: the seed has no segment');
+      }
+      await db.deleteFrom('campaign_recipients').where('campaign_id', '=', campaign).execute();
+      await sql`VACUUM ANALYZE campaign_recipients`.execute(db);
+      await clearQueues(app);
+    }
+  }
+  const ratio = bestPlan / (1.5 * bestRaw);
+  const rssMb = peakRss / 2 ** 20;
+  console.error(`[bench] campaign: ${number.format(rows)} rows; raw INSERT … SELECT ${ms(bestRaw)}, planning tick ${ms(bestPlan)}, peak RSS ${rssMb.toFixed(0)} MB`);
+  return {
+    name: `planning the whole campaign (${number.format(rows)} ledger rows + first day's jobs), 1M users`,
+    figure: `${ms(bestPlan)}, peak RSS ${rssMb.toFixed(0)} MB`,
+    limit: `1.5 × raw INSERT … SELECT (${ms(bestRaw)}); RSS < 256 MB`,
+    ratio,
+    pass: ratio <= 1 && rssMb < 256,
+    notes: 'best of two rounds each, alternating order; keyset batches of 10,000 rows, one transaction each',
+  };
+}
+
+async function newCampaign(db: Db, name: string, perDay = 200, schedule = '0 * * * *'): Promise<string> {
+  const now = new Date();
+  const campaign = await insertCampaign(
+    db,
+    { name, template: 'reverify-email', segment: 'unverified-role-holders', perDay, schedule, startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0 },
+    now,
+  );
+  return campaign.id;
+}
+
+/** The baseline: the same segment rows written by one INSERT … SELECT, no batches, no cursor, no jobs. */
+async function rawInsertSelect(db: Db, campaignId: string): Promise<number> {
+  const result = await db
+    .insertInto('campaign_recipients')
+    .columns(['campaign_id', 'user_id', 'email_id', 'email', 'status'])
+    .expression(
+      db
+        .selectFrom(segmentQuery(db, campaignId).as('s'))
+        .select([sql.lit(Number(campaignId)).as('campaign_id'), 's.user_id', 's.email_id', 's.email', sql.lit('pending').as('status')]),
+    )
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0);
+}
+
+async function sendingBench(app: App, endpoint: string): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  // Bare loop: the same rendered message, CONCURRENCY requests in flight.
+  const bare = createSesClient({ AWS_REGION: app.config.AWS_REGION, SES_ENDPOINT: endpoint });
+  const message = renderCampaignMessage(app.config, 'reverify-email', SAMPLE_RECIPIENT, sampleToken(new Date(), 168));
+  let next = 0;
+  const bareStarted = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < SEND_MESSAGES) {
+        const i = next++;
+        await sendMessage(bare, app.config, { to: `bare-${i}@example.com`, message, tags: { campaign_id: '0', recipient_id: String(i), kind: 'campaign' } });
+      }
+    }),
+  );
+  const bareRate = SEND_MESSAGES / ((performance.now() - bareStarted) / 1000);
+  bare.destroy();
+
+  // Through the queue: SEND_MESSAGES ledger rows queued for today, limiter off.
+  const campaign = await plannedCampaign(app, SEND_MESSAGES);
+  const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
+  await enqueueSends(app, queued.queued);
+  const started = performance.now();
+  const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send], limiter: false });
+  await untilSent(app, campaign, queued.queued.length);
+  const ourRate = queued.queued.length / ((performance.now() - started) / 1000);
+  await workers.close();
+  const ratio = (0.8 * bareRate) / ourRate;
+  console.error(`[bench] campaign: bare SESv2Client ${bareRate.toFixed(0)} msg/s, send queue ${ourRate.toFixed(0)} msg/s`);
+  results.push({
+    name: `sending ${number.format(queued.queued.length)} messages to local SES, limiter off, concurrency ${CONCURRENCY}`,
+    figure: `${ourRate.toFixed(0)} msg/s`,
+    limit: `≥ 80% of bare SESv2Client loop (${bareRate.toFixed(0)} msg/s); ratio = limit / figure`,
+    ratio,
+    pass: ratio <= 1,
+    notes: 'each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId',
+  });
+
+  // Rate: SES_MAX_SEND_RATE=50 through the real limiter, timed where SendEmail is called.
+  const rateApp = createApp(loadConfig({ ...configEnv(app), SES_MAX_SEND_RATE: String(RATE) }), { db: app.db });
+  const calls: number[] = [];
+  const real = createSesClient(rateApp.config);
+  const timed: SesSender = { send: (command) => (calls.push(performance.now()), real.send(command)) };
+  useSesClient(rateApp, timed);
+  const rateCampaign = await plannedCampaign(app, RATE * RATE_SECONDS + 500);
+  const rateQueued = await queueTodaysShare(app.db, rateCampaign, { now: new Date(), maxPerTick: RATE * RATE_SECONDS + 500 });
+  await enqueueSends(rateApp, rateQueued.queued);
+  const rateWorkers = await startWorkers(rateApp, jobs, { queues: [QUEUE_NAMES.send] });
+  await new Promise((resolve) => setTimeout(resolve, (RATE_SECONDS + 2) * 1000));
+  await rateWorkers.close();
+  await rateApp.close();
+  real.destroy();
+  const first = calls[0] ?? 0;
+  const inWindow = calls.filter((t) => t - first < RATE_SECONDS * 1000).length;
+  const achieved = inWindow / RATE_SECONDS;
+  const busiest = busiestSecond(calls);
+  console.error(`[bench] campaign: rate ${achieved.toFixed(1)}/s over ${RATE_SECONDS} s, busiest one-second window ${busiest}`);
+  results.push({
+    name: `SES_MAX_SEND_RATE=${RATE}: achieved rate over ${RATE_SECONDS} s`,
+    figure: `${achieved.toFixed(1)} msg/s`,
+    limit: `≥ 95% of ${RATE}/s (${(0.95 * RATE).toFixed(1)}); ratio = limit / figure`,
+    ratio: (0.95 * RATE) / achieved,
+    pass: achieved >= 0.95 * RATE,
+  });
+  results.push({
+    name: `SES_MAX_SEND_RATE=${RATE}: busiest one-second window (sliding, at SendEmail calls)`,
+    figure: `${busiest} calls`,
+    limit: `≤ ${RATE}`,
+    ratio: busiest / RATE,
+    pass: busiest <= RATE,
+  });
+  return results;
+}
+
+function configEnv(app: App): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(app.config)) {
+    if (value === undefined) continue;
+    env[key] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  return env;
+}
+
+/** A running campaign with its whole segment planned; sending it `perDay` a day. */
+async function plannedCampaign(app: App, perDay: number): Promise<string> {
+  const id = await newCampaign(app.db, `sending ${perDay}`, perDay, '0 0 * * *');
+  await app.db.updateTable('campaigns').set({ status: 'running' }).where('id', '=', id).execute();
+  await planCampaign(app.db, id, { now: new Date() });
+  return id;
+}
+
+async function untilSent(app: App, campaignId: string, expected: number): Promise<void> {
+  for (;;) {
+    const row = await app.db
+      .selectFrom('campaign_recipients')
+      .select((eb) => eb.fn.count<string>('sent_at').as('sent'))
+      .where('campaign_id', '=', campaignId)
+      .executeTakeFirstOrThrow();
+    if (Number(row.sent) >= expected) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The most calls in any one-second window starting at a call. */
+function busiestSecond(times: number[]): number {
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end += 1) {
+    while (times[end]! - times[start]! >= 1000) start += 1;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+function sampleRss(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, process.memoryUsage().rss);
+    },
+  };
+}
+
+async function clearQueues(app: App): Promise<void> {
+  for (const queue of app.queues.all()) await queue.obliterate({ force: true });
+}
+
+function ms(value: number): string {
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
+}
+
+/** aws-ses-v2-local as a child process, so its CPU is not the benchmark's. */
+async function startLocalSes(): Promise<{ endpoint: string; stop(): void }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['node_modules/aws-ses-v2-local/dist/cli.js', '--host', '127.0.0.1', '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('server running')) resolve();
+    });
+  });
+  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+

@@ -1,0 +1,143 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Chance (0–1) of each fault per SendEmail request. */
+export interface FaultRates {
+  /** 429 TooManyRequestsException, without forwarding. */
+  throttle: number;
+  /** 500 InternalFailure, without forwarding. */
+  serverError: number;
+  /** The connection is reset before anything is forwarded. */
+  reset: number;
+  /** No answer for `timeoutHoldMs`, then the connection is dropped; nothing forwarded. */
+  timeout: number;
+}
+
+export const NO_FAULTS: FaultRates = { throttle: 0, serverError: 0, reset: 0, timeout: 0 };
+
+export type FaultKind = keyof FaultRates;
+
+/**
+ * An HTTP proxy between a worker's SES_ENDPOINT and the local SES that injures
+ * a set share of requests before they reach SES (so an injured request never
+ * delivers a message: any second copy in the store is the sender's doing).
+ * It records when every forwarded request was accepted, to check the rate.
+ */
+export class FaultProxy {
+  readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, reset: 0, timeout: 0 };
+  /** Milliseconds since epoch at which SES accepted each forwarded SendEmail. */
+  readonly accepted: number[] = [];
+  /** Every request that arrived, injured or not. */
+  requests = 0;
+  rates: FaultRates;
+  private readonly held = new Set<http.ServerResponse>();
+
+  private constructor(
+    private readonly server: http.Server,
+    readonly endpoint: string,
+    private readonly target: URL,
+    rates: FaultRates,
+    private readonly timeoutHoldMs: number,
+  ) {
+    this.rates = rates;
+  }
+
+  static async start(targetEndpoint: string, rates: FaultRates = NO_FAULTS, options: { timeoutHoldMs?: number } = {}): Promise<FaultProxy> {
+    const holder: { proxy?: FaultProxy } = {};
+    const server = http.createServer((req, res) => holder.proxy?.handle(req, res));
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const proxy = new FaultProxy(server, `http://127.0.0.1:${port}`, new URL(targetEndpoint), rates, options.timeoutHoldMs ?? 15_000);
+    holder.proxy = proxy;
+    return proxy;
+  }
+
+  get faultsInjected(): number {
+    return Object.values(this.injected).reduce((sum, n) => sum + n, 0);
+  }
+
+  /** The most SendEmails SES accepted in any window of `windowMs` (sliding). */
+  peakInWindow(windowMs = 1000): number {
+    const times = [...this.accepted].sort((a, b) => a - b);
+    let peak = 0;
+    let start = 0;
+    for (let end = 0; end < times.length; end += 1) {
+      while ((times[end] ?? 0) - (times[start] ?? 0) >= windowMs) start += 1;
+      peak = Math.max(peak, end - start + 1);
+    }
+    return peak;
+  }
+
+  private pick(): FaultKind | undefined {
+    let roll = Math.random();
+    for (const kind of Object.keys(this.rates) as FaultKind[]) {
+      roll -= this.rates[kind];
+      if (roll < 0) return kind;
+    }
+    return undefined;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const isSend = req.method === 'POST' && /outbound-emails/.test(req.url ?? '');
+      if (isSend) this.requests += 1;
+      const fault = isSend ? this.pick() : undefined;
+      if (fault) this.injected[fault] += 1;
+      switch (fault) {
+        case 'throttle':
+          return this.error(res, 429, 'TooManyRequestsException', 'Maximum sending rate exceeded.');
+        case 'serverError':
+          return this.error(res, 500, 'InternalFailure', 'injected internal failure');
+        case 'reset':
+          req.socket.destroy();
+          return;
+        case 'timeout': {
+          this.held.add(res);
+          setTimeout(() => {
+            this.held.delete(res);
+            req.socket.destroy();
+          }, this.timeoutHoldMs).unref();
+          return;
+        }
+        default:
+          this.forward(req, res, body, isSend);
+      }
+    });
+  }
+
+  private error(res: http.ServerResponse, status: number, type: string, message: string): void {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
+    res.end(JSON.stringify({ message }));
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, isSend: boolean): void {
+    const upstream = http.request(
+      {
+        host: this.target.hostname,
+        port: this.target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: this.target.host },
+      },
+      (answer) => {
+        if (isSend && answer.statusCode === 200) this.accepted.push(Date.now());
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => req.socket.destroy());
+    upstream.end(body);
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.held) res.socket?.destroy();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

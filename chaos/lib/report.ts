@@ -1,0 +1,48 @@
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import type { ScenarioRow } from './types.js';
+
+const cell = (value: number | null) => (value === null ? '—' : String(value));
+
+/** One line per scenario for the terminal. */
+export function formatLine(row: ScenarioRow): string {
+  const verdict = !row.ran ? 'NOT RUN' : row.pass ? 'pass' : 'FAIL';
+  return (
+    `[chaos] ${row.scenario.padEnd(22)} ${verdict.padEnd(7)} faults: ${row.faults}; messages ${row.messages}, lost ${cell(row.lost)}, ` +
+    `doubled ${cell(row.doubled)}, 5xx ${cell(row.http5xx)}, peak ${row.peakMemoryMb === null ? '—' : `${row.peakMemoryMb.toFixed(0)} MB`}, ${row.seconds.toFixed(0)} s`
+  );
+}
+
+/** Writes bench/RELIABILITY.md: the table, the machine and date, and every note. */
+export async function writeReliabilityReport(path: string, rows: readonly ScenarioRow[], options: { short: boolean; totalSeconds: number; notRun: string[] }): Promise<void> {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [
+    '# Reliability',
+    '',
+    'Written by `npm run chaos` (chaos/run.ts): each scenario starts real `reverify` processes on a scratch database',
+    '(`rv_chaos_<scenario>`) and its own queue prefix (`{rv-chaos-<scenario>}`), injures them, then checks the database',
+    'and the local SES store (aws-ses-v2-local, behind a fault-injecting proxy) against what must hold.',
+    '',
+    `Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}. ` +
+      `Run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${options.short ? '`--short` (reduced sizes, for CI)' : 'full'}, ${Math.round(options.totalSeconds)} s in all.`,
+    '',
+    '| scenario | result | faults injected | messages | lost | doubled | 5xx | peak memory | time |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (row) =>
+        `| ${row.scenario} | ${!row.ran ? 'not run' : row.pass ? 'pass' : '**FAIL**'} | ${row.faults} | ${row.messages} | ${cell(row.lost)} | ${cell(row.doubled)} | ${cell(row.http5xx)} | ${row.peakMemoryMb === null ? '—' : `${row.peakMemoryMb.toFixed(0)} MB`} | ${row.seconds.toFixed(0)} s |`,
+    ),
+    '',
+    '"lost": an eligible person (or a valid webhook message) that the end state does not account for. "doubled": a person with',
+    'more than one message in the SES store outside the accept-before-record window. "5xx": answers of 500 and above other',
+    'than the documented webhook 503. "peak memory": the highest resident set size of any reverify process of the scenario.',
+    '',
+    '## Notes per scenario',
+    '',
+    ...rows.flatMap((row) => [`### ${row.scenario}`, '', ...(row.notes.length > 0 ? row.notes.map((note) => `- ${note}`) : ['- (none)']), '']),
+  ];
+  if (options.notRun.length > 0) {
+    lines.push('## Not run in this invocation', '', ...options.notRun.map((name) => `- ${name}`), '');
+  }
+  await writeFile(path, `${lines.join('\n')}\n`, 'utf8');
+}

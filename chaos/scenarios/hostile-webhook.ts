@@ -1,0 +1,111 @@
+import { hostileBodies, signedHostileContent } from '../lib/hostile-bodies.js';
+import { residentMb } from '../lib/processes.js';
+import { createScratch } from '../lib/scratch.js';
+import type { ReverifyProcess } from '../lib/processes.js';
+import type { Scenario } from '../lib/types.js';
+import { referenceState, startServer } from '../lib/webhook-run.js';
+import { describeDifference, genuineMessages, insertAddresses, localSigner, pool, postSns, stateDigest, type SignedMessage } from '../lib/webhook.js';
+
+/**
+ * Hostile webhook input: thousands of forged, garbled, oversized and replayed
+ * bodies, with genuine messages interleaved. The forged ones must change
+ * nothing and get a 4xx, the genuine ones must all be applied, nothing may
+ * answer 5xx (the documented 503 is for an unavailable database), and the
+ * server's memory must stay flat.
+ */
+export const hostileWebhookScenario: Scenario = {
+  name: 'hostile-webhook',
+  title: 'forged, garbled, huge and replayed SNS bodies with genuine ones interleaved',
+  async run(ctx) {
+    const hostileCount = ctx.short ? 2_000 : 10_000;
+    const genuineCount = ctx.short ? 150 : 600;
+    const addresses = ctx.short ? 100 : 300;
+    const { signer, certCacheDir } = await localSigner();
+    const names = Array.from({ length: addresses }, (_, i) => `w${i + 1}@chaos.example.org`);
+    const genuine: SignedMessage[] = genuineMessages(signer, names, genuineCount);
+    const content = signedHostileContent(signer, ctx.short ? 20 : 70);
+    // The genuine lane: SES's events in order, with the signed-but-nasty ones mixed in.
+    const lane: SignedMessage[] = [];
+    for (const [i, message] of genuine.entries()) {
+      lane.push(message);
+      if (i % 8 === 0 && content.length > 0) lane.push(content.shift()!);
+    }
+    lane.push(...content);
+    const hostile = hostileBodies(signer, hostileCount, names);
+    const reference = await referenceState('hostile', addresses, certCacheDir, lane);
+    ctx.log(`reference: ${lane.length} genuine messages once, in order: ${[...reference.statuses].map(([s, n]) => `${n}×${s}`).join(', ')}`);
+
+    const scratch = await createScratch('hostile');
+    let server: ReverifyProcess | undefined;
+    try {
+      await insertAddresses(scratch.db, addresses);
+      const started = await startServer(scratch, certCacheDir);
+      server = started.server;
+      const warm = Math.min(1000, Math.floor(hostile.length / 5));
+      const warmResults = await pool(hostile.slice(0, warm), 6, (body) => postSns(started.url, body.body, body.type));
+      const baseMb = residentMb(server.pid);
+      const samples: number[] = [];
+      const sampler = setInterval(() => samples.push(residentMb(server?.pid)), 500);
+      let hostileResults;
+      let laneResults;
+      try {
+        [hostileResults, laneResults] = await Promise.all([
+          pool(hostile.slice(warm), 6, (body) => postSns(started.url, body.body, body.type)),
+          pool(lane, 1, (message) => postSns(started.url, message.body, message.type)),
+        ]);
+      } finally {
+        clearInterval(sampler);
+      }
+      const replays = lane.filter((_, i) => i % 2 === 0);
+      const replayResults = await pool(replays, 6, (message) => postSns(started.url, message.body, message.type));
+      const endMb = residentMb(server.pid);
+
+      const all = [...warmResults, ...hostileResults];
+      const byKind = new Map<string, Map<number, number>>();
+      hostile.forEach((body, i) => {
+        const status = all[i]?.status ?? -1;
+        const counts = byKind.get(body.kind) ?? new Map<number, number>();
+        counts.set(status, (counts.get(status) ?? 0) + 1);
+        byKind.set(body.kind, counts);
+      });
+      const accepted = all.filter((r) => r.status >= 200 && r.status < 300).length;
+      const statusOf = (results: Array<{ status: number }>) => {
+        const counts = new Map<number, number>();
+        for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+        return [...counts].map(([s, n]) => `${n}×${s === 0 ? 'connection failed' : s}`).join(', ');
+      };
+      const every = [...all, ...laneResults, ...replayResults];
+      const unexpected5xx = every.filter((r) => (r.status >= 500 && r.status !== 503) || r.status === 0).length;
+      const answered503 = every.filter((r) => r.status === 503).length;
+      const actual = await stateDigest(scratch.db);
+      const same = actual.hash === reference.digest.hash;
+      const storedGenuine = new Set(actual.rows.events);
+      const lostGenuine = lane.filter((message) => reference.digest.rows.events?.includes(message.snsMessageId) && !storedGenuine.has(message.snsMessageId)).length;
+      const growthMb = endMb - baseMb;
+      const peak = Math.max(...samples, endMb);
+      const flat = growthMb < 64;
+      const notes = [
+        `${hostile.length} hostile bodies (6 at a time): ${accepted} accepted with a 2xx; by kind: ${[...byKind].map(([kind, counts]) => `${kind} ${[...counts].map(([s, n]) => `${n}×${s}`).join('/')}`).join('; ')}`,
+        `${lane.length} genuine messages interleaved (${genuineCount} SES events + ${lane.length - genuineCount} signed ones with hostile contents): ${statusOf(laneResults)}; ${replays.length} replays of them afterwards: ${statusOf(replayResults)}`,
+        `5xx other than 503: ${unexpected5xx}; 503: ${answered503}`,
+        `server memory: ${baseMb.toFixed(0)} MB after ${warm} warm-up bodies, ${endMb.toFixed(0)} MB at the end (growth ${growthMb.toFixed(0)} MB, peak ${peak.toFixed(0)} MB): ${flat ? 'flat' : 'NOT flat'}`,
+        same ? 'end state equals that of the genuine messages alone, applied once in order: the hostile bodies changed nothing' : 'end state DIFFERS from that of the genuine messages alone:',
+        ...describeDifference(reference.digest, actual),
+      ];
+      return {
+        faults: `${hostile.length} hostile bodies of ${byKind.size} kinds + ${replays.length} replays`,
+        messages: hostile.length + lane.length + replays.length,
+        lost: lostGenuine,
+        doubled: null,
+        http5xx: unexpected5xx,
+        peakMemoryMb: server.peakMb,
+        pass: same && accepted === 0 && unexpected5xx === 0 && answered503 === 0 && flat && server.crashes.length === 0,
+        ran: true,
+        notes,
+      };
+    } finally {
+      await server?.stop();
+      await scratch.drop();
+    }
+  },
+};

@@ -1,0 +1,186 @@
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import { temporaryAccountsTotal } from '../metrics.js';
+import { runSweep, type SweepContext, type SweepOptions, type SweepOutcome } from './sweep-runner.js';
+import { recordDryRunCounts } from './sweep-runs.js';
+import { expiryCutoffSql, sweepWindow, type SweepWindow } from './sweep-window.js';
+
+export interface ExpireOptions extends SweepOptions {
+  /** Accounts per transaction; defaults to SWEEP_BATCH_SIZE. */
+  batchSize?: number;
+  /** Called after each committed batch (numbered from 1); a throw stops the run there, as a crash would. */
+  afterBatch?: (batch: number) => void | Promise<void>;
+}
+
+export interface ExpireResult {
+  /** Accounts expired by this run (would be expired, in a dry run). */
+  expired: number;
+  sessionsRevoked: number;
+  tokensRevoked: number;
+  batches: number;
+  longestBatchMs: number;
+}
+
+/**
+ * The expiry pass: every temporary account with `created_at + TTL ≤ as_of`
+ * and no `expired_at`, however old, in keyset order over the partial index
+ * `users_temporary_unexpired_idx`. Each batch is one short transaction that
+ * sets `expired_at`, revokes every open session and API token of those users,
+ * writes one audit row per account and advances the run's progress row. The
+ * UPDATE repeats the whole condition, so an account changed meanwhile (made
+ * permanent, expired by someone else) is left alone. A run that stops halfway
+ * leaves its batches done; the next run finds only what is still unexpired.
+ */
+export async function expireTemporaryAccounts(db: Db, config: Config, options: ExpireOptions = {}): Promise<SweepOutcome<ExpireResult>> {
+  const window = sweepWindow(config);
+  const batchSize = options.batchSize ?? config.SWEEP_BATCH_SIZE;
+  return runSweep(db, 'expire', options, (ctx) => (ctx.dryRun ? countDue(ctx, window) : expireInBatches(ctx, window, batchSize, options)));
+}
+
+async function expireInBatches(ctx: SweepContext, window: SweepWindow, batchSize: number, options: ExpireOptions): Promise<ExpireResult> {
+  const totals: ExpireResult = { expired: 0, sessionsRevoked: 0, tokensRevoked: 0, batches: 0, longestBatchMs: 0 };
+  let cursor: string | null = null;
+  for (;;) {
+    const started = performance.now();
+    const batch = await expireBatch(ctx, window, cursor, batchSize);
+    if (batch.last === null) break;
+    const batchMs = performance.now() - started;
+    cursor = batch.last;
+    totals.batches += 1;
+    totals.expired += batch.expired;
+    totals.sessionsRevoked += batch.sessions;
+    totals.tokensRevoked += batch.tokens;
+    totals.longestBatchMs = Math.max(totals.longestBatchMs, Math.round(batchMs));
+    if (batch.expired > 0) temporaryAccountsTotal.inc({ action: 'expired' }, batch.expired);
+    ctx.log?.debug({ batch: totals.batches, expired: batch.expired, cursor, ms: Math.round(batchMs) }, 'expiry batch committed');
+    await options.afterBatch?.(totals.batches);
+  }
+  ctx.log?.info({ ...totals }, 'temporary accounts expired');
+  return totals;
+}
+
+interface BatchRow {
+  /** Last user id of the batch (the keyset cursor), or null when nothing was left. */
+  last: string | null;
+  expired: number;
+  sessions: number;
+  tokens: number;
+}
+
+/**
+ * One batch as one statement, hence one short transaction with a single
+ * round trip: take the next `limit` due accounts after `cursor` in
+ * (created_at, id) order — the order of the partial index
+ * `users_temporary_unexpired_idx` — expire them, re-checking the whole
+ * condition in the UPDATE (an account made permanent or expired meanwhile is
+ * left alone), revoke their open sessions and tokens, write one audit row per
+ * account and add the batch to the run's progress row.
+ *
+ * The audit rows have the shape `recordAudit` writes (actor `sweep`, action
+ * `account.expired`, counts in `details`) but are built in SQL, so a
+ * million-account catch-up ships nothing back and forth. The progress row's
+ * `longest_batch_ms` is the statement's own duration as the database saw it.
+ */
+async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: string | null, limit: number): Promise<BatchRow> {
+  const cutoff = expiryCutoffSql(ctx.asOf, window);
+  // The cursor's created_at is read back from its row rather than carried in
+  // a JS Date, which would drop the microseconds and break the keyset order.
+  const after =
+    cursor === null
+      ? sql`TRUE`
+      : sql`(u.created_at, u.id) > ((SELECT c.created_at FROM users c WHERE c.id = ${cursor}::bigint), ${cursor}::bigint)`;
+  const { rows } = await sql<BatchRow>`
+    WITH batch AS (
+      SELECT u.id, u.created_at FROM users u
+      WHERE u.is_temporary AND u.expired_at IS NULL AND u.created_at <= ${cutoff} AND ${after}
+      ORDER BY u.created_at, u.id
+      LIMIT ${limit}
+    ),
+    expired AS (
+      UPDATE users u SET expired_at = ${ctx.asOf}
+      FROM batch b
+      WHERE u.id = b.id
+        AND u.is_temporary AND u.expired_at IS NULL AND u.created_at <= ${cutoff}
+      RETURNING u.id, u.created_at
+    ),
+    revoked_sessions AS (
+      UPDATE sessions s SET revoked_at = ${ctx.asOf}
+      FROM expired e
+      WHERE s.user_id = e.id AND s.revoked_at IS NULL
+      RETURNING s.user_id
+    ),
+    revoked_tokens AS (
+      UPDATE api_tokens t SET revoked_at = ${ctx.asOf}
+      FROM expired e
+      WHERE t.user_id = e.id AND t.revoked_at IS NULL
+      RETURNING t.user_id
+    ),
+    counted AS (
+      SELECT e.id, e.created_at, coalesce(rs.n, 0)::int AS sessions, coalesce(rt.n, 0)::int AS tokens
+      FROM expired e
+      LEFT JOIN (SELECT user_id, count(*) AS n FROM revoked_sessions GROUP BY user_id) rs ON rs.user_id = e.id
+      LEFT JOIN (SELECT user_id, count(*) AS n FROM revoked_tokens GROUP BY user_id) rt ON rt.user_id = e.id
+    ),
+    audited AS (
+      INSERT INTO audit_log (actor, action, user_id, reason, details)
+      SELECT 'sweep', 'account.expired', c.id, 'temporary_account_ttl',
+             jsonb_build_object(
+               'runId', ${Number(ctx.runId)}::bigint,
+               'asOf', ${ctx.asOf.toISOString()}::text,
+               'createdAt', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'sessionsRevoked', c.sessions,
+               'tokensRevoked', c.tokens)
+      FROM counted c
+      ORDER BY c.created_at, c.id
+    ),
+    totals AS (
+      SELECT
+        (SELECT b.id FROM batch b ORDER BY b.created_at DESC, b.id DESC LIMIT 1) AS last,
+        count(*)::int AS expired,
+        coalesce(sum(c.sessions), 0)::int AS sessions,
+        coalesce(sum(c.tokens), 0)::int AS tokens
+      FROM counted c
+    ),
+    progress AS (
+      UPDATE sweep_runs r SET
+        processed = r.processed + t.expired,
+        sessions_revoked = r.sessions_revoked + t.sessions,
+        tokens_revoked = r.tokens_revoked + t.tokens,
+        batches = r.batches + 1,
+        cursor = t.last,
+        longest_batch_ms = greatest(r.longest_batch_ms, (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int)
+      FROM totals t
+      WHERE r.id = ${ctx.runId}::bigint AND t.last IS NOT NULL
+    )
+    SELECT last, expired, sessions, tokens FROM totals`.execute(ctx.conn);
+  const row = rows[0];
+  if (!row) throw new Error('the expiry batch statement returned no row');
+  return row;
+}
+
+async function countDue(ctx: SweepContext, window: SweepWindow): Promise<ExpireResult> {
+  const { rows } = await sql<{ expired: string; sessions: string; tokens: string }>`
+    WITH due AS (
+      SELECT u.id FROM users u
+      WHERE u.is_temporary AND u.expired_at IS NULL AND u.created_at <= ${expiryCutoffSql(ctx.asOf, window)}
+    )
+    SELECT
+      (SELECT count(*) FROM due) AS expired,
+      (SELECT count(*) FROM sessions s JOIN due ON s.user_id = due.id WHERE s.revoked_at IS NULL) AS sessions,
+      (SELECT count(*) FROM api_tokens t JOIN due ON t.user_id = due.id WHERE t.revoked_at IS NULL) AS tokens`.execute(ctx.conn);
+  const row = rows[0];
+  const result: ExpireResult = {
+    expired: Number(row?.expired ?? 0),
+    sessionsRevoked: Number(row?.sessions ?? 0),
+    tokensRevoked: Number(row?.tokens ?? 0),
+    batches: 0,
+    longestBatchMs: 0,
+  };
+  await recordDryRunCounts(ctx.conn, ctx.runId, {
+    processed: result.expired,
+    sessionsRevoked: result.sessionsRevoked,
+    tokensRevoked: result.tokensRevoked,
+  });
+  return result;
+}

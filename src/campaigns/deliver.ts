@@ -1,0 +1,155 @@
+import { Worker } from 'bullmq';
+import type { App } from '../app.js';
+import { recordAudit } from '../audit/audit.js';
+import type { RenderedMessage } from '../mail/render.js';
+import { decideSendPolicy } from '../mail/send-policy.js';
+import { sendMessage } from '../mail/send.js';
+import { classifySesError, describeSesError, type SesSender } from '../mail/ses-client.js';
+import { campaignMessagesTotal } from '../metrics.js';
+import { QUEUE_NAMES } from '../queue/names.js';
+import { issueVerificationToken } from '../verification/tokens.js';
+import { utcDay } from './budget.js';
+import { pauseAllCampaigns } from './campaigns.js';
+import { ineligibilityReason, loadRecipientFacts } from './eligibility.js';
+import { claimForSending, finishRow, recordSent, releaseToPending, returnToQueue } from './ledger.js';
+import { renderCampaignMessage } from './message.js';
+
+/**
+ * Sends the message of one ledger row, the body of a send job. The row is
+ * checked again (campaign state, today's budget, the person's eligibility,
+ * the send policy), claimed `sending` in its own committed transaction, then
+ * handed to SES; the MessageId is recorded after. A row found in `sending` at
+ * the start was claimed by a process that died around SendEmail: SES may have
+ * taken the message, so it is NOT sent again but failed with
+ * `unknown_outcome_after_crash` for an operator to judge (at most one message
+ * per person, possibly none).
+ */
+
+export type DeliveryOutcome =
+  | 'sent'
+  | 'missing'
+  | 'not_queued'
+  | 'campaign_paused'
+  | 'skipped'
+  | 'deferred'
+  | 'failed'
+  | 'unknown_outcome';
+
+/** How long the whole send queue waits after SES says 429. */
+export const THROTTLE_BACKOFF_MS = 1_000;
+
+export interface DeliveryContext {
+  ses: SesSender;
+  /** Attempts BullMQ has made before this one, and allows in total: the last one fails the row. */
+  attemptsMade?: number;
+  maxAttempts?: number;
+}
+
+/** Delivers ledger row `recipientId`; throws to have the job retried (network, 5xx) or rate-limited (429). */
+export async function deliverCampaignMessage(app: App, recipientId: string, ctx: DeliveryContext): Promise<DeliveryOutcome> {
+  const { db, config } = app;
+  const now = app.clock();
+  const facts = await loadRecipientFacts(db, recipientId);
+  if (!facts) return 'missing';
+  if (facts.status === 'sending') {
+    const marked = await finishRow(db, recipientId, 'failed', 'unknown_outcome_after_crash', ['sending'], now);
+    if (marked) app.log.warn({ recipientId }, 'ledger row was left sending by a process that died; SES may have taken it, not resending');
+    return 'unknown_outcome';
+  }
+  if (facts.status !== 'queued') return 'not_queued';
+  if (facts.campaignStatus === 'paused' || facts.campaignStatus === 'scheduled' || facts.campaignStatus === 'draft') {
+    // Left queued: resuming the campaign enqueues it again.
+    return 'campaign_paused';
+  }
+  if (facts.campaignStatus !== 'running') {
+    await finishRow(db, recipientId, 'skipped', `campaign_${facts.campaignStatus}`, ['queued'], now);
+    return 'skipped';
+  }
+  const today = utcDay(now);
+  if (facts.sendDay !== today) {
+    // Queued against another day's budget: a later tick counts it against its own day.
+    await releaseToPending(db, recipientId, now);
+    return 'deferred';
+  }
+  const ineligible = ineligibilityReason(facts);
+  const policy = decideSendPolicy({ kind: 'campaign', isPrimary: facts.isPrimary, verified: facts.verified, suppression: facts.suppression });
+  const skipReason = ineligible ?? (policy.allowed ? null : policy.reason);
+  if (skipReason !== null) {
+    if (await finishRow(db, recipientId, 'skipped', skipReason, ['queued'], now)) {
+      campaignMessagesTotal.inc({ campaign: facts.campaignId, outcome: 'skipped' });
+    }
+    return 'skipped';
+  }
+  if (!(await claimForSending(db, recipientId, today, now))) return 'not_queued';
+
+  let message: RenderedMessage;
+  try {
+    const token = await issueVerificationToken(db, {
+      userId: facts.userId,
+      emailId: facts.emailId,
+      email: facts.plannedEmail,
+      purpose: 'campaign',
+      campaignRecipientId: recipientId,
+      now,
+      ttlHours: config.VERIFY_TOKEN_TTL_HOURS,
+    });
+    const recipient = { username: facts.username, email: facts.plannedEmail, projects: facts.projects };
+    message = renderCampaignMessage(config, facts.template, recipient, token);
+  } catch (error) {
+    // Nothing reached SES: the row may be tried again.
+    await returnToQueue(db, recipientId, now, 'retrying: could not prepare the message');
+    throw error;
+  }
+
+  let messageId: string;
+  try {
+    messageId = await sendMessage(ctx.ses, config, {
+      to: facts.plannedEmail,
+      message,
+      tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign' },
+    });
+  } catch (error) {
+    return handleSendError(app, recipientId, facts.campaignId, error, ctx);
+  }
+  await recordSent(db, recipientId, messageId, app.clock());
+  campaignMessagesTotal.inc({ campaign: facts.campaignId, outcome: 'sent' });
+  return 'sent';
+}
+
+async function handleSendError(app: App, recipientId: string, campaignId: string, error: unknown, ctx: DeliveryContext): Promise<DeliveryOutcome> {
+  const { db } = app;
+  const now = app.clock();
+  const reason = describeSesError(error);
+  switch (classifySesError(error)) {
+    case 'throttled':
+      // Back to queued, then the whole queue waits; the job goes back without spending an attempt.
+      await returnToQueue(db, recipientId, now);
+      await app.queues.get(QUEUE_NAMES.send).rateLimit(THROTTLE_BACKOFF_MS);
+      app.log.info({ recipientId }, 'SES throttled the send (429); the send queue backs off');
+      throw Worker.RateLimitError();
+    case 'rejected':
+      await finishRow(db, recipientId, 'failed', reason, ['sending'], now);
+      campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'failed' });
+      app.log.warn({ recipientId, reason }, 'SES rejected the message; not retrying');
+      return 'failed';
+    case 'account_paused': {
+      await returnToQueue(db, recipientId, now);
+      const why = `SES cannot send (${reason}); resume once the account can send again`;
+      const paused = await pauseAllCampaigns(db, why, now);
+      await recordAudit(db, { actor: 'campaign', action: 'campaigns.paused', reason: 'ses_sending_paused', details: { campaigns: paused, error: reason } });
+      app.log.error({ recipientId, campaigns: paused, reason }, 'SES says the account cannot send: every running campaign is paused');
+      return 'campaign_paused';
+    }
+    case 'transient': {
+      const attemptsMade = ctx.attemptsMade ?? 0;
+      const lastAttempt = ctx.maxAttempts !== undefined && attemptsMade + 1 >= ctx.maxAttempts;
+      if (lastAttempt) {
+        await finishRow(db, recipientId, 'failed', `gave up after ${ctx.maxAttempts} attempts: ${reason}`, ['sending'], now);
+        campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'failed' });
+      } else {
+        await returnToQueue(db, recipientId, now, `retrying: ${reason}`);
+      }
+      throw new Error(`SES send failed for ledger row ${recipientId}: ${reason}`, { cause: error });
+    }
+  }
+}

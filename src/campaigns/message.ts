@@ -1,0 +1,49 @@
+import type { Config } from '../config.js';
+import { findExternalLinks } from '../mail/link-lint.js';
+import { renderTemplate, type RenderedMessage } from '../mail/render.js';
+import { verificationUrl } from '../verification/tokens.js';
+
+/** Who a campaign message is for. */
+export interface MessageRecipient {
+  username: string;
+  email: string;
+  projects: string[];
+}
+
+/** The site's name as mail shows it: the host of PUBLIC_BASE_URL. */
+export function siteName(config: Pick<Config, 'PUBLIC_BASE_URL'>): string {
+  return new URL(config.PUBLIC_BASE_URL).hostname;
+}
+
+/** Renders campaign template `template` for one recipient and their verification token. */
+export function renderCampaignMessage(
+  config: Pick<Config, 'PUBLIC_BASE_URL'>,
+  template: string,
+  recipient: MessageRecipient,
+  token: { token: string; expiresAt: Date },
+): RenderedMessage {
+  const baseUrl = config.PUBLIC_BASE_URL.replace(/\/+$/, '');
+  return renderTemplate(template, {
+    username: recipient.username,
+    email: recipient.email,
+    verifyUrl: verificationUrl(baseUrl, token.token),
+    siteName: siteName(config),
+    baseUrl,
+    expiresAt: token.expiresAt,
+    projects: recipient.projects,
+  });
+}
+
+/** A recipient for previews and link checks when the segment is empty. */
+export const SAMPLE_RECIPIENT: MessageRecipient = { username: 'example-user', email: 'example-user@example.org', projects: ['example-project'] };
+
+/** A token that looks like a real one but confirms nothing (previews, link checks). */
+export function sampleToken(now: Date, ttlHours: number): { token: string; expiresAt: Date } {
+  return { token: 'PREVIEW-ONLY-this-link-confirms-nothing-000', expiresAt: new Date(now.getTime() + ttlHours * 3_600_000) };
+}
+
+/** Links in the rendered template that lead anywhere but PUBLIC_BASE_URL. */
+export function externalLinksOf(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>, template: string, now: Date): string[] {
+  const message = renderCampaignMessage(config, template, SAMPLE_RECIPIENT, sampleToken(now, config.VERIFY_TOKEN_TTL_HOURS));
+  return findExternalLinks(message, config.PUBLIC_BASE_URL);
+}

@@ -1,0 +1,119 @@
+import type { App } from '../app.js';
+import { recordAudit } from '../audit/audit.js';
+import type { Campaign } from '../db/database.js';
+import type { RenderedMessage } from '../mail/render.js';
+import { projectedDays, projectedFinish } from './budget.js';
+import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput } from './campaigns.js';
+import { enqueueSends } from './enqueue.js';
+import { releaseStaleQueuedRows } from './planner.js';
+import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
+import { scheduleCampaign, unscheduleCampaign } from './schedule.js';
+import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './segment.js';
+import { skipUnsentRows } from './ledger.js';
+
+/**
+ * What operators do to campaigns: create (and schedule), preview, pause,
+ * resume and cancel. The CLI and the admin API call these; input has been
+ * validated by then.
+ */
+
+/** Creates a campaign and registers its schedule; with dryRun only counts who it would reach. */
+export async function createCampaign(
+  app: App,
+  input: Omit<NewCampaignInput, 'eligibleAtCreate'>,
+  options: { dryRun: boolean },
+): Promise<{ campaign: Campaign | null; eligible: number }> {
+  const now = app.clock();
+  if (options.dryRun) return { campaign: null, eligible: await countSegment(app.db, '0') };
+  const draft = await app.db.transaction().execute(async (trx) => {
+    const inserted = await insertCampaign(trx, { ...input, eligibleAtCreate: 0 }, now);
+    const eligible = await countSegment(trx, inserted.id);
+    await trx.updateTable('campaigns').set({ eligible_at_create: eligible }).where('id', '=', inserted.id).execute();
+    await recordAudit(trx, { actor: 'cli', action: 'campaign.created', details: { campaignId: inserted.id, name: input.name, eligible } });
+    return { ...inserted, eligible_at_create: eligible };
+  });
+  // A failure here leaves a draft an operator can see (and cancel); nothing would tick it.
+  await scheduleCampaign(app, draft);
+  const scheduled = await transitionCampaign(app.db, draft.id, 'scheduled', { now });
+  return { campaign: scheduled, eligible: draft.eligible_at_create };
+}
+
+export interface CampaignPreview {
+  eligible: number;
+  excluded: Partial<Record<ExclusionReason, number>>;
+  projectedDays: number;
+  projectedFinish: string | null;
+  message: RenderedMessage & { to: string };
+}
+
+/** Who campaign `id` would still reach, who it leaves out and why, how long it takes, and one rendered message. */
+export async function previewCampaign(app: App, id: string): Promise<CampaignPreview> {
+  const campaign = await getCampaign(app.db, id);
+  const now = app.clock();
+  const { eligible, excluded } = await segmentBreakdown(app.db, campaign.id);
+  const start = campaign.starts_at.getTime() > now.getTime() ? campaign.starts_at : now;
+  const recipient = (await firstRecipient(app, campaign.id)) ?? SAMPLE_RECIPIENT;
+  const message = renderCampaignMessage(app.config, campaign.template, recipient, sampleToken(now, app.config.VERIFY_TOKEN_TTL_HOURS));
+  return {
+    eligible,
+    excluded,
+    projectedDays: projectedDays(eligible, campaign.per_day),
+    projectedFinish: projectedFinish(eligible, campaign.per_day, start),
+    message: { to: recipient.email, ...message },
+  };
+}
+
+async function firstRecipient(app: App, campaignId: string): Promise<MessageRecipient | undefined> {
+  const member = await segmentQuery(app.db, campaignId)
+    .select('u.username')
+    .orderBy('e.user_id')
+    .limit(1)
+    .executeTakeFirst();
+  if (!member) return undefined;
+  const roles = await app.db
+    .selectFrom('roles')
+    .select('project_name')
+    .where('user_id', '=', member.user_id)
+    .orderBy('project_name')
+    .limit(20)
+    .execute();
+  return { username: member.username, email: member.email, projects: roles.map((role) => role.project_name) };
+}
+
+/** Pauses campaign `id`: its queued send jobs do nothing until it resumes. */
+export async function pauseCampaign(app: App, id: string, reason = 'paused by an operator'): Promise<Campaign> {
+  const campaign = await transitionCampaign(app.db, id, 'paused', { now: app.clock(), reason });
+  await recordAudit(app.db, { actor: 'cli', action: 'campaign.paused', reason, details: { campaignId: id } });
+  return campaign;
+}
+
+/**
+ * Resumes campaign `id`: rows queued for an earlier day go back to pending,
+ * today's queued rows get their send jobs again, and the schedule ticks on.
+ */
+export async function resumeCampaign(app: App, id: string): Promise<Campaign> {
+  const now = app.clock();
+  const campaign = await transitionCampaign(app.db, id, 'running', { now });
+  await releaseStaleQueuedRows(app.db, id, now);
+  const queued = await app.db
+    .selectFrom('campaign_recipients')
+    .select('id')
+    .where('campaign_id', '=', id)
+    .where('status', '=', 'queued')
+    .orderBy('id')
+    .execute();
+  await enqueueSends(app, queued.map((row) => row.id));
+  await scheduleCampaign(app, campaign);
+  await recordAudit(app.db, { actor: 'cli', action: 'campaign.resumed', details: { campaignId: id, requeued: queued.length } });
+  return campaign;
+}
+
+/** Cancels campaign `id`: every unsent row is skipped (`campaign_cancelled`) and the schedule removed. */
+export async function cancelCampaign(app: App, id: string, reason = 'cancelled by an operator'): Promise<Campaign> {
+  const now = app.clock();
+  const campaign = await transitionCampaign(app.db, id, 'cancelled', { now, reason });
+  const skipped = await skipUnsentRows(app.db, id, 'campaign_cancelled', now);
+  await unscheduleCampaign(app, id);
+  await recordAudit(app.db, { actor: 'cli', action: 'campaign.cancelled', reason, details: { campaignId: id, skipped } });
+  return campaign;
+}

@@ -1,0 +1,81 @@
+import type { App } from '../app.js';
+import { QUEUE_NAMES } from '../queue/names.js';
+import { utcDay } from './budget.js';
+import { enqueueSends, sendJobId } from './enqueue.js';
+import { releaseStaleQueuedRows } from './planner.js';
+import { restoreCampaignSchedules } from './schedule.js';
+
+/**
+ * Reconcile rebuilds the queue from the ledger, so losing Redis loses no
+ * work: every queued row of a running campaign whose send job is gone gets
+ * it back (same deterministic id), rows queued for a past day go back to
+ * pending for a new day's budget, rows stuck in `sending` long after their
+ * job vanished are failed as `unknown_outcome_after_crash` (SES may have taken
+ * them: never resent), and missing campaign schedules are registered again.
+ */
+
+export interface ReconcileResult {
+  /** Queued rows whose send job was missing and has been added again. */
+  requeued: number;
+  /** Rows queued for an earlier day, put back to pending. */
+  released: number;
+  /** Rows left `sending` by a dead process, failed for an operator to judge. */
+  unknownOutcome: number;
+  /** Campaign schedules that were missing and registered again. */
+  schedulesRestored: number;
+}
+
+/** A `sending` row older than this with no job is taken to be orphaned by a crash. */
+export const SENDING_ORPHAN_AFTER_MS = 15 * 60_000;
+const PAGE = 1_000;
+
+/** Runs every reconcile step over the running campaigns. */
+export async function reconcile(app: App): Promise<ReconcileResult> {
+  const now = app.clock();
+  const result: ReconcileResult = { requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 0 };
+  result.schedulesRestored = await restoreCampaignSchedules(app);
+  const running = await app.db.selectFrom('campaigns').select('id').where('status', '=', 'running').execute();
+  const queue = app.queues.get(QUEUE_NAMES.send);
+  for (const { id: campaignId } of running) {
+    result.released += await releaseStaleQueuedRows(app.db, campaignId, now);
+    let after = '0';
+    for (;;) {
+      const rows = await app.db
+        .selectFrom('campaign_recipients')
+        .select(['id', 'status', 'sending_at'])
+        .where('campaign_id', '=', campaignId)
+        .where((eb) => eb.or([eb.and([eb('status', '=', 'queued'), eb('send_day', '=', utcDay(now))]), eb('status', '=', 'sending')]))
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(PAGE)
+        .execute();
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]!.id;
+      const missing: string[] = [];
+      for (const row of rows) {
+        const job = await queue.getJob(sendJobId(row.id));
+        const state = job ? await job.getState() : 'missing';
+        const lost = state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown';
+        if (!lost) continue;
+        if (job) await job.remove().catch(() => undefined);
+        if (row.status === 'queued') missing.push(row.id);
+        else if (row.sending_at && now.getTime() - row.sending_at.getTime() > SENDING_ORPHAN_AFTER_MS) {
+          const marked = await app.db
+            .updateTable('campaign_recipients')
+            .set({ status: 'failed', reason: 'unknown_outcome_after_crash', updated_at: now })
+            .where('id', '=', row.id)
+            .where('status', '=', 'sending')
+            .executeTakeFirst();
+          result.unknownOutcome += Number(marked.numUpdatedRows);
+        }
+      }
+      await enqueueSends(app, missing);
+      result.requeued += missing.length;
+      if (rows.length < PAGE) break;
+    }
+  }
+  if (result.requeued + result.released + result.unknownOutcome + result.schedulesRestored > 0) {
+    app.log.info({ ...result }, 'reconcile put the queue back in step with the ledger');
+  }
+  return result;
+}

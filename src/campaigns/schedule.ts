@@ -1,0 +1,63 @@
+import type { App } from '../app.js';
+import type { Campaign } from '../db/database.js';
+import { QUEUE_NAMES } from '../queue/names.js';
+
+/**
+ * Each campaign ticks on its own BullMQ job scheduler (id `campaign-<id>`,
+ * its cron in UTC, starting at starts_at) plus one delayed job for the first
+ * tick at starts_at. Upserting by a fixed id never duplicates a schedule, so
+ * restoring them on every worker start is safe.
+ */
+
+export const CAMPAIGN_TICK_JOB = 'campaign-tick';
+
+/** The scheduler id of a campaign. */
+export function schedulerId(campaignId: string): string {
+  return `campaign-${campaignId}`;
+}
+
+/** Registers (or refreshes) the campaign's tick schedule, and its first tick when it has not started. */
+export async function scheduleCampaign(app: App, campaign: Pick<Campaign, 'id' | 'schedule' | 'starts_at' | 'status'>): Promise<void> {
+  const queue = app.queues.get(QUEUE_NAMES.campaigns);
+  await queue.upsertJobScheduler(
+    schedulerId(campaign.id),
+    { pattern: campaign.schedule, tz: 'UTC', startDate: campaign.starts_at },
+    { name: CAMPAIGN_TICK_JOB, data: { campaignId: campaign.id } },
+  );
+  if (campaign.status === 'draft' || campaign.status === 'scheduled') {
+    // BullMQ delays run on the real clock; the tick itself checks starts_at against app.clock.
+    const delay = Math.max(0, campaign.starts_at.getTime() - Date.now());
+    await queue.add(CAMPAIGN_TICK_JOB, { campaignId: campaign.id }, { jobId: `campaign-${campaign.id}-start`, delay });
+  }
+}
+
+/** Removes the campaign's tick schedule (completed, cancelled). */
+export async function unscheduleCampaign(app: App, campaignId: string): Promise<void> {
+  await app.queues.get(QUEUE_NAMES.campaigns).removeJobScheduler(schedulerId(campaignId));
+}
+
+/** True when the campaign's scheduler exists in Redis. */
+export async function hasSchedule(app: App, campaignId: string): Promise<boolean> {
+  return (await app.queues.get(QUEUE_NAMES.campaigns).getJobScheduler(schedulerId(campaignId))) !== undefined;
+}
+
+/**
+ * Registers the schedule of every campaign that still ticks (scheduled,
+ * running, paused); the worker calls it on start. Returns how many it
+ * registered that were missing.
+ */
+export async function restoreCampaignSchedules(app: App): Promise<number> {
+  const campaigns = await app.db
+    .selectFrom('campaigns')
+    .select(['id', 'schedule', 'starts_at', 'status'])
+    .where('status', 'in', ['scheduled', 'running', 'paused'])
+    .execute();
+  let restored = 0;
+  for (const campaign of campaigns) {
+    if (await hasSchedule(app, campaign.id)) continue;
+    await scheduleCampaign(app, campaign);
+    restored += 1;
+  }
+  if (restored > 0) app.log.info({ restored }, 'restored campaign tick schedules');
+  return restored;
+}

@@ -1,0 +1,105 @@
+import { sql, type Kysely, type QueryCreator } from 'kysely';
+import type { Database } from '../db/database.js';
+
+/**
+ * The segment `unverified-role-holders`: active, non-temporary users whose
+ * primary address is unverified with no unverify_reason, who hold at least one
+ * role, whose address is not suppressed, and who are not yet in this
+ * campaign's ledger. One set-based query: it walks
+ * emails_unverified_primary_idx in user order (so keyset pagination by user id
+ * is an index range scan) and probes users, roles, suppressions and the ledger
+ * by their unique indexes.
+ */
+
+export const SEGMENTS = ['unverified-role-holders'] as const;
+export type SegmentName = (typeof SEGMENTS)[number];
+
+/** True when `name` is a segment reverify knows. */
+export function isSegmentName(name: string): name is SegmentName {
+  return (SEGMENTS as readonly string[]).includes(name);
+}
+
+/** The segment's members not yet in `campaignId`'s ledger, as (user_id, email_id, email), optionally after a keyset cursor. */
+export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, afterUserId?: string | null) {
+  let query = qc
+    .selectFrom('emails as e')
+    .innerJoin('users as u', 'u.id', 'e.user_id')
+    .select(['e.user_id', 'e.id as email_id', 'e.email'])
+    .where('e.is_primary', '=', true)
+    .where('e.verified', '=', false)
+    .where('e.unverify_reason', 'is', null)
+    .where('u.is_active', '=', true)
+    .where('u.is_temporary', '=', false)
+    .where(({ exists, selectFrom }) => exists(selectFrom('roles as r').select(sql.lit(1).as('one')).whereRef('r.user_id', '=', 'e.user_id')))
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('suppressions as s').select(sql.lit(1).as('one')).where('s.email', '=', sql<string>`lower(e.email)`))),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('campaign_recipients as cr')
+            .select(sql.lit(1).as('one'))
+            .where('cr.campaign_id', '=', campaignId)
+            .whereRef('cr.user_id', '=', 'e.user_id'),
+        ),
+      ),
+    );
+  if (afterUserId !== undefined && afterUserId !== null) query = query.where('e.user_id', '>', afterUserId);
+  return query;
+}
+
+/** How many people the segment holds for `campaignId` right now (members not yet in its ledger). */
+export async function countSegment(db: Kysely<Database>, campaignId: string): Promise<number> {
+  const row = await db
+    .selectFrom(segmentQuery(db, campaignId).as('segment'))
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Why a user is not in the segment: the first rule they fail, in the order the contract lists them. */
+export type ExclusionReason =
+  | 'inactive'
+  | 'temporary'
+  | 'no_primary_address'
+  | 'verified'
+  | 'has_unverify_reason'
+  | 'no_role'
+  | 'suppressed'
+  | 'already_mailed';
+
+/**
+ * Every user sorted into `eligible` or the first rule that excludes them, in
+ * one pass over users. The `eligible` figure equals countSegment().
+ */
+export async function segmentBreakdown(
+  db: Kysely<Database>,
+  campaignId: string | null,
+): Promise<{ eligible: number; excluded: Partial<Record<ExclusionReason, number>> }> {
+  // campaign id 0 never exists: "already mailed" is then always false.
+  const ledgerCampaign = campaignId ?? '0';
+  const result = await sql<{ reason: string; n: string }>`
+    SELECT reason, count(*) AS n FROM (
+      SELECT CASE
+        WHEN NOT u.is_active THEN 'inactive'
+        WHEN u.is_temporary THEN 'temporary'
+        WHEN e.id IS NULL THEN 'no_primary_address'
+        WHEN e.verified THEN 'verified'
+        WHEN e.unverify_reason IS NOT NULL THEN 'has_unverify_reason'
+        WHEN NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id) THEN 'no_role'
+        WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(e.email)) THEN 'suppressed'
+        WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.campaign_id = ${ledgerCampaign} AND cr.user_id = u.id)
+          THEN 'already_mailed'
+        ELSE 'eligible' END AS reason
+      FROM users u
+      LEFT JOIN emails e ON e.user_id = u.id AND e.is_primary
+    ) AS sorted
+    GROUP BY reason`.execute(db);
+  let eligible = 0;
+  const excluded: Partial<Record<ExclusionReason, number>> = {};
+  for (const row of result.rows) {
+    if (row.reason === 'eligible') eligible = Number(row.n);
+    else excluded[row.reason as ExclusionReason] = Number(row.n);
+  }
+  return { eligible, excluded };
+}

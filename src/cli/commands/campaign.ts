@@ -1,0 +1,155 @@
+import { createApp, type App } from '../../app.js';
+import { isValidCron } from '../../campaigns/budget.js';
+import { CampaignNotFoundError, CampaignStateError, getCampaign } from '../../campaigns/campaigns.js';
+import { describeList, describePreview, describeSummary } from '../../campaigns/describe.js';
+import { externalLinksOf } from '../../campaigns/message.js';
+import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeCampaign } from '../../campaigns/operations.js';
+import { isSegmentName, SEGMENTS } from '../../campaigns/segment.js';
+import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
+import { loadConfig } from '../../config.js';
+import { listTemplates } from '../../mail/render.js';
+import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
+
+const ACTIONS = ['create', 'preview', 'show', 'list', 'pause', 'resume', 'cancel'] as const;
+type Action = (typeof ACTIONS)[number];
+
+export const campaignCommand: Command = {
+  name: 'campaign',
+  summary: 'create, preview, list, show, pause, resume or cancel re-verification campaigns',
+  help: `
+Usage: reverify campaign create --name NAME --segment unverified-role-holders --per-day N --schedule "CRON"
+                                [--template reverify-email] [--starts-at ISO] [--dry-run] [--allow-external-links] [--json]
+       reverify campaign preview ID [--json]
+       reverify campaign show ID [--json]
+       reverify campaign list [--json]
+       reverify campaign pause|resume|cancel ID [--json]
+
+create    registers a campaign and its schedule: the first tick runs at
+          --starts-at (default now), then on --schedule (cron, UTC). Each tick
+          queues its share of the day's budget: no UTC day sends more than
+          --per-day. Refuses a template whose message links anywhere but
+          PUBLIC_BASE_URL unless --allow-external-links. --dry-run counts who
+          would be mailed and creates nothing.
+preview   eligible count, who is excluded and why, how many days the budget
+          needs, and one rendered message.
+show      status (and why it is paused or cancelled) and the funnel: eligible,
+          queued, sent, delivered, bounced, complained, failed, skipped, verified.
+pause     queued messages wait; resume sends them and ticks on.
+cancel    ends it: unsent recipients are skipped (campaign_cancelled).
+
+--json prints one object:
+  create   {"id", "status", "eligible", "dryRun"}
+  preview  {"eligible", "excluded": {reason: count}, "projectedDays", "projectedFinish", "message"}
+  show, pause, resume, cancel
+           {"id", "status", "reason", "counts": {"eligible", "queued", "sent", "delivered",
+            "bounced", "complained", "failed", "skipped", "verified", ...}, ...}
+  list     {"campaigns": [same as show]}
+
+Templates: ${listTemplates().join(', ')}. Segments: ${SEGMENTS.join(', ')}.`,
+  async run(argv) {
+    const [action, ...rest] = argv;
+    if (!isAction(action)) {
+      throw new UsageError(
+        `${action === undefined ? 'say what to do' : `unknown action "${action}"`}: reverify campaign ${ACTIONS.join('|')} …\nRun "reverify campaign --help" for the flags each takes.`,
+      );
+    }
+    if (action === 'create') return create(rest);
+    const { values, positionals } = parseFlags(`campaign ${action}`, rest, {}, true);
+    const json = values.json;
+    if (action === 'list') {
+      if (positionals.length > 0) throw new UsageError(`"campaign list" takes no argument, got "${positionals.join(' ')}"`);
+      return withApp(async (app) => {
+        const campaigns = await listCampaignSummaries(app.db);
+        printResult(json, { campaigns }, () => describeList(campaigns));
+      });
+    }
+    const id = campaignId(action, positionals);
+    return withApp(async (app) => {
+      if (action === 'preview') {
+        const campaign = await getCampaign(app.db, id);
+        const preview = await previewCampaign(app, id);
+        printResult(json, preview, () => describePreview(preview, campaign.per_day));
+        return;
+      }
+      if (action === 'pause') await pauseCampaign(app, id);
+      if (action === 'resume') await resumeCampaign(app, id);
+      if (action === 'cancel') await cancelCampaign(app, id);
+      const summary = await getCampaignSummary(app.db, id);
+      if (!summary) throw new CampaignNotFoundError(id);
+      printResult(json, summary, () => describeSummary(summary));
+    });
+  },
+};
+
+async function create(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('campaign create', argv, {
+    name: { type: 'string' },
+    template: { type: 'string', default: 'reverify-email' },
+    segment: { type: 'string' },
+    'per-day': { type: 'string' },
+    schedule: { type: 'string' },
+    'starts-at': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'allow-external-links': { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw new UsageError(`"campaign create" takes flags only, got "${positionals.join(' ')}"`);
+  const name = values.name?.trim();
+  if (!name) throw new UsageError('--name is required: a name operators will recognise, e.g. --name "2fa reverify 2026"');
+  if (values.segment === undefined) throw new UsageError(`--segment is required: one of ${SEGMENTS.join(', ')}`);
+  if (!isSegmentName(values.segment)) throw new UsageError(`--segment must be one of ${SEGMENTS.join(', ')}; got "${values.segment}"`);
+  const perDay = intFlag('per-day', values['per-day'], { min: 1 });
+  if (perDay === undefined) throw new UsageError('--per-day N is required: the most messages a UTC day may send, e.g. --per-day 200');
+  if (values.schedule === undefined) throw new UsageError('--schedule is required: a cron expression in UTC, e.g. --schedule "0 * * * *" (hourly)');
+  if (!isValidCron(values.schedule)) throw new UsageError(`--schedule must be a cron expression such as "0 * * * *" (UTC); got "${values.schedule}"`);
+  if (!listTemplates().includes(values.template)) {
+    throw new UsageError(`--template must be one of ${listTemplates().join(', ')}; got "${values.template}"`);
+  }
+  const startsAtFlag = instantFlag('starts-at', values['starts-at']);
+  const dryRun = values['dry-run'] ?? false;
+  const allowExternalLinks = values['allow-external-links'] ?? false;
+
+  return withApp(async (app) => {
+    const startsAt = startsAtFlag ?? app.clock();
+    const external = externalLinksOf(app.config, values.template, app.clock());
+    if (external.length > 0 && !allowExternalLinks) {
+      throw new UsageError(
+        `template "${values.template}" links outside PUBLIC_BASE_URL (${app.config.PUBLIC_BASE_URL}): ${external.join(', ')}\n` +
+          'Campaign mail should link only to the site itself; pass --allow-external-links if these links are intended.',
+      );
+    }
+    const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks };
+    const { campaign, eligible } = await createCampaign(app, input, { dryRun });
+    const result = { id: campaign?.id ?? null, status: campaign?.status ?? null, eligible, dryRun };
+    printResult(values.json, result, () =>
+      campaign
+        ? `Created campaign ${campaign.id} (${campaign.status}): ${eligible} people eligible, ${perDay}/day; first tick at ${startsAt.toISOString()}, then on "${campaign.schedule}" (UTC).`
+        : `Dry run: nothing was created. ${eligible} people would be eligible at ${perDay}/day.`,
+    );
+  });
+}
+
+function isAction(value: string | undefined): value is Action {
+  return value !== undefined && (ACTIONS as readonly string[]).includes(value);
+}
+
+function campaignId(action: Action, positionals: string[]): string {
+  const [id, ...extra] = positionals;
+  if (id === undefined) throw new UsageError(`"campaign ${action}" needs a campaign id: reverify campaign ${action} ID ("reverify campaign list" shows them)`);
+  if (extra.length > 0) throw new UsageError(`"campaign ${action}" takes one campaign id, got "${positionals.join(' ')}"`);
+  if (!/^\d{1,18}$/.test(id)) throw new UsageError(`campaign id must be a number such as 12, got "${id}"`);
+  return id;
+}
+
+/** Runs `work` with an App, closing it after; operator mistakes (unknown id, wrong state) become usage errors. */
+async function withApp(work: (app: App) => Promise<void>): Promise<number> {
+  const app = createApp(loadConfig());
+  try {
+    await work(app);
+    return 0;
+  } catch (error) {
+    if (error instanceof CampaignNotFoundError || error instanceof CampaignStateError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    await app.close();
+  }
+}

@@ -1,0 +1,36 @@
+import { createApp } from '../../app.js';
+import { reconcile } from '../../campaigns/reconcile.js';
+import { loadConfig } from '../../config.js';
+import { parseFlags, printResult, UsageError, type Command } from '../command.js';
+
+export const reconcileCommand: Command = {
+  name: 'reconcile',
+  summary: 're-enqueue every unfinished ledger row the queue lost',
+  help: `
+Usage: reverify reconcile [--json]
+
+Puts the queue back in step with the database (the source of truth): every
+queued campaign recipient of a running campaign whose send job is missing gets
+it back (same job id, so nothing is doubled); rows queued for an earlier day go
+back to pending for a new day's budget; rows left "sending" for over 15
+minutes by a process that died are failed as unknown_outcome_after_crash (SES
+may have taken them, so they are never resent); missing campaign schedules
+are registered again. The worker also runs this on RECONCILE_CRON.
+
+--json prints {"requeued", "released", "unknownOutcome", "schedulesRestored"}.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags('reconcile', argv, {}, true);
+    if (positionals.length > 0) throw new UsageError(`reconcile takes no arguments, got "${positionals.join(' ')}"`);
+    const app = createApp(loadConfig());
+    try {
+      const result = await reconcile(app);
+      printResult(values.json, result, () =>
+        `Re-enqueued ${result.requeued} lost send jobs; released ${result.released} rows queued for an earlier day; ` +
+          `${result.unknownOutcome} rows left sending by a crash marked failed; ${result.schedulesRestored} schedules restored.`,
+      );
+      return 0;
+    } finally {
+      await app.close();
+    }
+  },
+};

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/connect.js';
+import type { Logger } from '../logger.js';
+import { createLocalSnsSigner, type LocalSnsSigner } from '../ses-events/local-signer.js';
+import { listStoredEmails, type StoredEmail } from './local-ses.js';
+
+/**
+ * The SES event simulator of `reverify dev`. It watches the local SES for new
+ * messages and, as real SES does for its mailbox simulator, answers them with
+ * SNS notifications in the configuration-set event format, signed with a local
+ * certificate placed in the webhook's certificate cache, POSTed to the real
+ * webhook, so the demo goes through the production verification path.
+ *
+ *   bounce@simulator.amazonses.com           → Bounce Permanent/General
+ *   complaint@simulator.amazonses.com        → Delivery, then Complaint (abuse)
+ *   ooto@simulator.amazonses.com             → Delivery, then Bounce Transient/General (an auto-reply)
+ *   suppressionlist@simulator.amazonses.com  → Bounce Permanent/OnAccountSuppressionList
+ *   any other address                        → Delivery
+ */
+
+export const SIMULATOR_DOMAIN = 'simulator.amazonses.com';
+export const SIMULATOR_ADDRESSES = ['bounce', 'complaint', 'ooto', 'suppressionlist', 'success'].map((local) => `${local}@${SIMULATOR_DOMAIN}`);
+
+type SesEventDocument = Record<string, unknown>;
+
+export interface SimulatorOptions {
+  sesEndpoint: string;
+  webhookUrl: string;
+  topicArn: string;
+  certCacheDir: string;
+  region: string;
+  /** Used to find the ledger row of a message, whose ids SES would carry as mail.tags. */
+  db: Db;
+  log: Logger;
+  pollMs?: number;
+  /** How long a message waits before its events go out, so the sender has recorded its MessageId. */
+  settleMs?: number;
+}
+
+export interface SesSimulator {
+  /** Notifications accepted by the webhook, by SES event type. */
+  stats(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+interface Pending {
+  email: StoredEmail;
+  firstSeen: number;
+  events: SesEventDocument[];
+  attempts: number;
+}
+
+/** Which events SES would publish for a message to `address`. */
+export function simulatedEvents(address: string, mail: Record<string, unknown>, now: Date): SesEventDocument[] {
+  const [local = '', domain = ''] = address.toLowerCase().split('@');
+  const kind = domain === SIMULATOR_DOMAIN ? local.split('+')[0] : 'other';
+  const timestamp = now.toISOString();
+  const delivery = {
+    eventType: 'Delivery',
+    mail,
+    delivery: { timestamp, processingTimeMillis: 420, recipients: [address], smtpResponse: '250 2.6.0 Message received', reportingMTA: 'a8-1.smtp-out.amazonses.com' },
+  };
+  const bounce = (bounceType: string, bounceSubType: string, status: string, diagnosticCode: string) => ({
+    eventType: 'Bounce',
+    mail,
+    bounce: {
+      bounceType,
+      bounceSubType,
+      bouncedRecipients: [{ emailAddress: address, action: 'failed', status, diagnosticCode }],
+      timestamp,
+      feedbackId: `0100${randomUUID()}-000000`,
+      reportingMTA: 'dns; amazonses.com',
+    },
+  });
+  switch (kind) {
+    case 'bounce':
+      return [bounce('Permanent', 'General', '5.1.1', 'smtp; 550 5.1.1 user unknown')];
+    case 'suppressionlist':
+      return [bounce('Permanent', 'OnAccountSuppressionList', '5.1.1', 'Amazon SES did not send the message to this address because it is on the suppression list for your account.')];
+    case 'ooto':
+      return [delivery, bounce('Transient', 'General', '4.0.0', 'smtp; 250 2.0.0 auto-reply: out of the office')];
+    case 'complaint':
+      return [
+        delivery,
+        {
+          eventType: 'Complaint',
+          mail,
+          complaint: {
+            complainedRecipients: [{ emailAddress: address }],
+            timestamp,
+            feedbackId: `0100${randomUUID()}-000000`,
+            complaintFeedbackType: 'abuse',
+            userAgent: 'Amazon SES Mailbox Simulator',
+          },
+        },
+      ];
+    default:
+      return [delivery];
+  }
+}
+
+/** Starts polling the local SES; stop() waits for the round in progress. */
+export async function startSesSimulator(options: SimulatorOptions): Promise<SesSimulator> {
+  const signer = await createLocalSnsSigner({ certCacheDir: options.certCacheDir, region: options.region });
+  const pollMs = options.pollMs ?? 500;
+  const settleMs = options.settleMs ?? 1_000;
+  const seen = new Set<string>();
+  const pending: Pending[] = [];
+  const posted: Record<string, number> = {};
+  let stopped = false;
+  let round: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+
+  const tick = async () => {
+    for (const email of await listStoredEmails(options.sesEndpoint)) {
+      if (seen.has(email.messageId)) continue;
+      seen.add(email.messageId);
+      pending.push({ email, firstSeen: Date.now(), events: [], attempts: 0 });
+    }
+    const now = Date.now();
+    for (const item of [...pending]) {
+      if (stopped || now - item.firstSeen < settleMs) continue;
+      if (item.events.length === 0) {
+        const mail = await mailObject(options.db, item.email, options.topicArn);
+        item.events = allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()));
+      }
+      while (item.events.length > 0 && !stopped) {
+        const event = item.events[0] as SesEventDocument;
+        const ok = await post(options, signer, event);
+        if (!ok) break;
+        item.events.shift();
+        const type = String(event.eventType);
+        posted[type] = (posted[type] ?? 0) + 1;
+      }
+      if (item.events.length === 0) pending.splice(pending.indexOf(item), 1);
+      else if (++item.attempts > 20) {
+        options.log.warn({ messageId: item.email.messageId }, 'SES simulator: the webhook kept refusing these events; dropping them');
+        pending.splice(pending.indexOf(item), 1);
+      }
+    }
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      round = tick()
+        .catch((error: unknown) => options.log.warn({ err: error }, 'SES simulator round failed; retrying'))
+        .finally(schedule);
+    }, pollMs);
+  };
+  schedule();
+
+  return {
+    stats: () => ({ ...posted }),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await round;
+    },
+  };
+}
+
+function allRecipients(email: StoredEmail): string[] {
+  return [...email.destination.to, ...email.destination.cc, ...email.destination.bcc].map(bareAddress);
+}
+
+/** "Name <a@b>" → "a@b". */
+function bareAddress(value: string): string {
+  const match = /<([^>]+)>/.exec(value);
+  return (match?.[1] ?? value).trim();
+}
+
+/**
+ * The `mail` object of an SES event. The local SES does not keep EmailTags,
+ * so the campaign and ledger ids the sender set are read back from the ledger
+ * by MessageId, which is what SES would have echoed.
+ */
+async function mailObject(db: Db, email: StoredEmail, topicArn: string): Promise<Record<string, unknown>> {
+  const row = await db
+    .selectFrom('campaign_recipients')
+    .select(['id', 'campaign_id'])
+    .where('ses_message_id', '=', email.messageId)
+    .executeTakeFirst()
+    .catch(() => undefined);
+  const tags: Record<string, string[]> = { 'ses:configuration-set': ['reverify-dev'] };
+  if (row) Object.assign(tags, { campaign_id: [String(row.campaign_id)], recipient_id: [String(row.id)], kind: ['campaign'] });
+  const account = topicArn.split(':')[4] ?? '000000000000';
+  return {
+    timestamp: new Date(email.at * 1000).toISOString(),
+    source: email.from,
+    sendingAccountId: account,
+    messageId: email.messageId,
+    destination: allRecipients(email),
+    headersTruncated: false,
+    commonHeaders: { from: [email.from], to: email.destination.to, subject: email.subject },
+    tags,
+  };
+}
+
+async function post(options: SimulatorOptions, signer: LocalSnsSigner, event: SesEventDocument): Promise<boolean> {
+  const body = signer.signedNotification({ topicArn: options.topicArn, message: JSON.stringify(event) });
+  try {
+    const response = await fetch(options.webhookUrl, {
+      method: 'POST',
+      headers: {
+        // What SNS sends: a JSON document labelled text/plain.
+        'content-type': 'text/plain; charset=UTF-8',
+        'x-amz-sns-message-type': 'Notification',
+        'x-amz-sns-message-id': body.MessageId ?? '',
+        'x-amz-sns-topic-arn': options.topicArn,
+        'user-agent': 'Amazon Simple Notification Service Agent',
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (response.ok) return true;
+    options.log.warn({ status: response.status, body: (await response.text()).slice(0, 300), eventType: event.eventType }, 'SES simulator: webhook refused a notification');
+    return false;
+  } catch (error) {
+    options.log.warn({ err: error }, 'SES simulator: webhook did not answer');
+    return false;
+  }
+}

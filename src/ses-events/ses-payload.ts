@@ -1,0 +1,170 @@
+import type { AddressEventKind } from './state-machine.js';
+
+/**
+ * Reads the SES event inside an SNS Notification's `Message`, in both shapes
+ * SES publishes: identity notifications (`notificationType`) and
+ * configuration-set event publishing (`eventType`, whose `mail.tags` carry the
+ * campaign and ledger ids the sender set). Anything unexpected becomes an
+ * `unknown` event to record, never an exception.
+ */
+
+export interface SesEvent {
+  /** The type as SES named it (Bounce, Complaint, Delivery, Send, Reject, DeliveryDelay, …) or "Unparseable". */
+  readonly type: string;
+  readonly kind: AddressEventKind;
+  /** Bounce "Permanent/General", complaint feedback type, reject reason, delay type. */
+  readonly subType: string | null;
+  /** The addresses the event is about, lower-cased, without duplicates. */
+  readonly recipients: readonly string[];
+  readonly sesMessageId: string | null;
+  /** When SES says the event happened. */
+  readonly occurredAt: Date | null;
+  /** When SES accepted the message. */
+  readonly sentAt: Date | null;
+  readonly campaignId: string | null;
+  readonly recipientId: string | null;
+  /** The parsed SES document (or `{ raw }` when it is not JSON), stored in email_events.payload. */
+  readonly payload: unknown;
+  /** What support needs to see in the audit row: short, no message content. */
+  readonly summary: Record<string, unknown>;
+}
+
+type Json = Record<string, unknown>;
+
+/** Parses an SNS Notification's Message into an SES event. Never throws. */
+export function parseSesEvent(message: string): SesEvent {
+  let document: unknown;
+  try {
+    document = JSON.parse(message);
+  } catch {
+    return unknownEvent('Unparseable', { raw: message.slice(0, 4096) });
+  }
+  if (!isObject(document)) return unknownEvent('Unparseable', { raw: message.slice(0, 4096) });
+  const type = str(document.eventType) ?? str(document.notificationType) ?? 'Unknown';
+  const mail = obj(document.mail);
+  const tags = obj(mail.tags);
+  const base = {
+    type,
+    sesMessageId: str(mail.messageId),
+    sentAt: date(mail.timestamp),
+    campaignId: idTag(tags.campaign_id),
+    recipientId: idTag(tags.recipient_id),
+    payload: document,
+  };
+  const destination = list(mail.destination).map(addressOf);
+
+  switch (type) {
+    case 'Bounce': {
+      const bounce = obj(document.bounce);
+      const bounceType = str(bounce.bounceType);
+      const kind: AddressEventKind =
+        bounceType === 'Permanent' ? 'hard_bounce' : bounceType === 'Transient' ? 'soft_bounce' : 'undetermined_bounce';
+      const recipients = list(bounce.bouncedRecipients).map((r) => addressOf(obj(r).emailAddress));
+      const diagnostic = list(bounce.bouncedRecipients).map((r) => str(obj(r).diagnosticCode)).find((d) => d !== null) ?? null;
+      const subType = `${bounceType ?? 'Undetermined'}/${str(bounce.bounceSubType) ?? 'Undetermined'}`;
+      return finish(base, kind, subType, recipients, date(bounce.timestamp), { feedbackId: str(bounce.feedbackId), diagnosticCode: diagnostic });
+    }
+    case 'Complaint': {
+      const complaint = obj(document.complaint);
+      const recipients = list(complaint.complainedRecipients).map((r) => addressOf(obj(r).emailAddress));
+      const feedback = str(complaint.complaintFeedbackType) ?? str(complaint.complaintSubType);
+      return finish(base, 'complaint', feedback, recipients, date(complaint.timestamp), { feedbackId: str(complaint.feedbackId) });
+    }
+    case 'Delivery': {
+      const delivery = obj(document.delivery);
+      return finish(base, 'delivery', null, list(delivery.recipients).map(addressOf), date(delivery.timestamp), {});
+    }
+    case 'Send':
+      return finish(base, 'send', null, destination, base.sentAt, {});
+    case 'Reject': {
+      const reason = str(obj(document.reject).reason);
+      return finish(base, 'reject', reason, destination, base.sentAt, {});
+    }
+    case 'DeliveryDelay': {
+      const delay = obj(document.deliveryDelay);
+      const delayed = list(delay.delayedRecipients).map((r) => addressOf(obj(r).emailAddress));
+      return finish(base, 'delivery_delay', str(delay.delayType), delayed, date(delay.timestamp), {});
+    }
+    default:
+      return finish(base, 'unknown', null, destination, base.sentAt, {});
+  }
+}
+
+function finish(
+  base: Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'payload'>,
+  kind: AddressEventKind,
+  subType: string | null,
+  recipients: Array<string | null>,
+  occurredAt: Date | null,
+  extra: Record<string, unknown>,
+): SesEvent {
+  const unique = [...new Set(recipients.filter((r): r is string => r !== null))];
+  return {
+    ...base,
+    kind,
+    subType,
+    recipients: unique,
+    occurredAt: occurredAt ?? base.sentAt,
+    summary: {
+      eventType: base.type,
+      subType,
+      sesMessageId: base.sesMessageId,
+      occurredAt: (occurredAt ?? base.sentAt)?.toISOString() ?? null,
+      campaignId: base.campaignId,
+      ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== null)),
+    },
+  };
+}
+
+function unknownEvent(type: string, payload: unknown): SesEvent {
+  return {
+    type,
+    kind: 'unknown',
+    subType: null,
+    recipients: [],
+    sesMessageId: null,
+    occurredAt: null,
+    sentAt: null,
+    campaignId: null,
+    recipientId: null,
+    payload,
+    summary: { eventType: type },
+  };
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function obj(value: unknown): Json {
+  return isObject(value) ? value : {};
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function date(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? null : parsed;
+}
+
+/** "Name <a@b>" or "a@b" → "a@b", lower-cased; null when it is not an address. */
+function addressOf(value: unknown): string | null {
+  const text = str(value);
+  if (text === null) return null;
+  const bracketed = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
+  const address = (bracketed?.[1] ?? text).trim().toLowerCase();
+  return /^[^\s@]+@[^\s@]+$/.test(address) ? address : null;
+}
+
+/** A bigint id from a tag (tags arrive as arrays of strings); anything else is ignored. */
+function idTag(value: unknown): string | null {
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' && /^\d{1,18}$/.test(first) ? first : null;
+}

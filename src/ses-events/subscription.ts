@@ -1,0 +1,32 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.js';
+import type { SnsMessage } from './sns-message.js';
+
+/**
+ * Records a SubscriptionConfirmation or UnsubscribeConfirmation in
+ * email_events (keyed by the SNS MessageId like every message), so an
+ * operator can see when and for which topic the subscription changed.
+ * Returns false when the same message was already recorded.
+ */
+export async function recordSubscriptionMessage(
+  db: Kysely<Database>,
+  message: SnsMessage,
+  outcome: 'confirmed' | 'unsubscribed',
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto('email_events')
+    .values({
+      sns_message_id: message.MessageId,
+      sns_type: message.Type,
+      topic_arn: message.TopicArn,
+      event_type: message.Type,
+      outcome,
+      // The Token and SubscribeURL let anyone (re)subscribe: keep them out of the row.
+      payload: JSON.stringify({ Message: message.Message, Timestamp: message.Timestamp }),
+      occurred_at: new Date(message.Timestamp),
+    })
+    .onConflict((oc) => oc.constraint('email_events_sns_message_id_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}

@@ -1,0 +1,84 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, TokenPurpose, VerificationTokensTable } from '../db/database.js';
+
+/**
+ * Verification tokens: 256 random bits, handed to the user once (in the link)
+ * and stored only as their sha256. A database dump or a log of the table
+ * therefore confirms nothing. Lookup is by hash, so no comparison of secrets
+ * happens in application code.
+ */
+
+const TOKEN_BYTES = 32;
+/** base64url of 32 bytes, no padding. Anything else cannot be one of our tokens. */
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export type VerificationToken = Selectable<VerificationTokensTable>;
+
+export interface IssueTokenInput {
+  userId: string;
+  emailId: string;
+  /** The address being confirmed, as stored in `emails.email`. */
+  email: string;
+  purpose: TokenPurpose;
+  campaignRecipientId?: string | null;
+  now: Date;
+  ttlHours: number;
+}
+
+/** Issues a token for `input.email` and stores its hash; the returned token is never stored. */
+export async function issueVerificationToken(
+  db: Kysely<Database>,
+  input: IssueTokenInput,
+): Promise<{ token: string; expiresAt: Date }> {
+  if (!(input.ttlHours > 0)) throw new Error(`token lifetime must be a positive number of hours, got ${input.ttlHours}`);
+  const token = randomBytes(TOKEN_BYTES).toString('base64url');
+  const expiresAt = new Date(input.now.getTime() + input.ttlHours * 3_600_000);
+  await db
+    .insertInto('verification_tokens')
+    .values({
+      token_hash: hashToken(token),
+      user_id: input.userId,
+      email_id: input.emailId,
+      email: input.email,
+      purpose: input.purpose,
+      campaign_recipient_id: input.campaignRecipientId ?? null,
+      created_at: input.now,
+      expires_at: expiresAt,
+    })
+    .execute();
+  return { token, expiresAt };
+}
+
+/** The link a message carries: `${baseUrl}/verify/${token}`, nothing added (no tracking). */
+export function verificationUrl(baseUrl: string, token: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/verify/${encodeURIComponent(token)}`;
+}
+
+/** sha256 hex of a token: the only form in which tokens are stored. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Whether `token` has the shape of a token we issue (saves a query on junk). */
+export function isWellFormedToken(token: string): boolean {
+  return TOKEN_PATTERN.test(token);
+}
+
+/** What a token's state is at `now`, without changing anything. */
+export type TokenState = 'valid' | 'used' | 'expired' | 'unknown';
+
+/** Finds a token row by the token's hash; null when there is none. */
+export async function findToken(db: Kysely<Database>, token: string): Promise<VerificationToken | null> {
+  if (!isWellFormedToken(token)) return null;
+  const row = await db.selectFrom('verification_tokens').selectAll().where('token_hash', '=', hashToken(token)).executeTakeFirst();
+  return row ?? null;
+}
+
+/** The state of a token row at `now`: used wins over expired (it was used while valid). */
+export function tokenState(row: VerificationToken | null, now: Date): TokenState {
+  if (!row) return 'unknown';
+  if (row.used_at !== null) return 'used';
+  if (row.expires_at.getTime() <= now.getTime()) return 'expired';
+  return 'valid';
+}

@@ -1,0 +1,139 @@
+import type { AddressInfo } from 'node:net';
+import type { SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type { Kysely } from 'kysely';
+import type { Database, UnverifyReason } from '../../src/db/database.js';
+import type { SesSender } from '../../src/mail/ses-client.js';
+import { track } from '../helpers/resources.js';
+
+/** One hand-made user of a test population. */
+export interface PersonSpec {
+  username: string;
+  active?: boolean;
+  temporary?: boolean;
+  verified?: boolean;
+  unverifyReason?: UnverifyReason | null;
+  roles?: number;
+  /** Put the address on the suppression list (with the given reason). */
+  suppressed?: 'hard_bounce' | 'complaint' | 'manual';
+  /** Give the user no primary address at all. */
+  noPrimary?: boolean;
+  /** Address case as stored (suppressions are matched lower-cased). */
+  email?: string;
+}
+
+/** Inserts the people and returns their user ids by username. */
+export async function insertPeople(db: Kysely<Database>, people: PersonSpec[]): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  for (const person of people) {
+    const user = await db
+      .insertInto('users')
+      .values({ username: person.username, is_active: person.active ?? true, is_temporary: person.temporary ?? false, created_at: new Date('2020-01-01T00:00:00Z') })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    ids.set(person.username, user.id);
+    const email = person.email ?? `${person.username}@example.com`;
+    await db
+      .insertInto('emails')
+      .values({
+        user_id: user.id,
+        email,
+        is_primary: !person.noPrimary,
+        verified: person.verified ?? false,
+        verified_at: person.verified ? new Date('2021-01-01T00:00:00Z') : null,
+        unverify_reason: person.unverifyReason ?? null,
+        created_at: new Date('2020-01-01T00:00:00Z'),
+      })
+      .execute();
+    for (let i = 0; i < (person.roles ?? 1); i += 1) {
+      await db.insertInto('roles').values({ user_id: user.id, project_name: `${person.username}-project-${i}`, role_name: i === 0 ? 'Owner' : 'Maintainer' }).execute();
+    }
+    if (person.suppressed) await db.insertInto('suppressions').values({ email: email.toLowerCase(), reason: person.suppressed }).execute();
+  }
+  return ids;
+}
+
+/** `n` people who are all in the segment: name-0 … name-(n-1). */
+export function eligiblePeople(prefix: string, n: number): PersonSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ username: `${prefix}-${String(i).padStart(3, '0')}` }));
+}
+
+type Behaviour = (to: string, call: number) => Error | undefined;
+
+/** An SES stand-in: records each accepted message and fails on demand. */
+export class FakeSes implements SesSender {
+  readonly accepted: Array<{ to: string; messageId: string; subject: string; text: string; html: string; tags: Record<string, string>; at: number }> = [];
+  readonly refused: Array<{ to: string; error: string }> = [];
+  calls = 0;
+  constructor(private behaviour: Behaviour = () => undefined) {}
+
+  setBehaviour(behaviour: Behaviour): void {
+    this.behaviour = behaviour;
+  }
+
+  async send(command: SendEmailCommand) {
+    this.calls += 1;
+    const input = command.input;
+    const to = input.Destination?.ToAddresses?.[0] ?? '';
+    const error = this.behaviour(to, this.calls);
+    if (error) {
+      this.refused.push({ to, error: error.name });
+      throw error;
+    }
+    const messageId = `fake-${this.calls}-${Math.random().toString(36).slice(2)}`;
+    this.accepted.push({
+      to,
+      messageId,
+      subject: input.Content?.Simple?.Subject?.Data ?? '',
+      text: input.Content?.Simple?.Body?.Text?.Data ?? '',
+      html: input.Content?.Simple?.Body?.Html?.Data ?? '',
+      tags: Object.fromEntries((input.EmailTags ?? []).map((tag) => [tag.Name ?? '', tag.Value ?? ''])),
+      at: Date.now(),
+    });
+    return { MessageId: messageId };
+  }
+}
+
+/** A local SES (aws-ses-v2-local) in this process on a free port. */
+export async function startLocalSes(): Promise<{ endpoint: string; emails(): Promise<Array<{ messageId: string; destination: { to: string[] }; subject: string; body: { text?: string; html?: string } }>>; close(): Promise<void> }> {
+  const module = (await import('aws-ses-v2-local')) as unknown as { default: { default?: typeof start } | typeof start };
+  const start = (typeof module.default === 'function' ? module.default : module.default.default) as (config: { host: string; port: number }) => Promise<import('node:http').Server>;
+  const server = await start({ host: '127.0.0.1', port: 0 });
+  let open = true;
+  track('local SES server', () => open);
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  await fetch(`${endpoint}/clear-store`, { method: 'POST' });
+  return {
+    endpoint,
+    async emails() {
+      const response = await fetch(`${endpoint}/store`);
+      return ((await response.json()) as { emails: never[] }).emails;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      open = false;
+    },
+  };
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Ledger rows of a campaign by status. */
+export async function ledgerByStatus(db: Kysely<Database>, campaignId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('campaign_recipients')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('campaign_id', '=', campaignId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+}

@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { insertCampaign } from '../../src/campaigns/campaigns.js';
+import { planCampaign } from '../../src/campaigns/planner.js';
+import { countSegment, segmentBreakdown } from '../../src/campaigns/segment.js';
+import { useTestEnv } from '../helpers/env.js';
+import { eligiblePeople, insertPeople } from './helpers.js';
+
+const env = useTestEnv();
+const now = new Date('2026-03-01T10:00:00Z');
+let campaignId: string;
+let otherCampaignId: string;
+let ids: Map<string, string>;
+
+const campaignInput = { name: 'segment test', template: 'reverify-email', segment: 'unverified-role-holders', perDay: 200, schedule: '0 * * * *', startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0 };
+
+beforeAll(async () => {
+  ids = await insertPeople(env.db, [
+    ...eligiblePeople('ok', 6),
+    { username: 'ok-many-roles', roles: 3, email: 'Many.Roles@Example.COM' },
+    { username: 'ok-in-other-campaign' },
+    { username: 'trap-inactive', active: false },
+    { username: 'trap-temporary', temporary: true },
+    { username: 'trap-verified', verified: true },
+    { username: 'trap-hard-bounce', unverifyReason: 'hard_bounce' },
+    { username: 'trap-complaint', unverifyReason: 'complaint' },
+    { username: 'trap-manual', unverifyReason: 'manual' },
+    { username: 'trap-no-role', roles: 0 },
+    { username: 'trap-suppressed', suppressed: 'hard_bounce', email: 'Trap.Suppressed@Example.com' },
+    { username: 'trap-no-primary', noPrimary: true },
+    { username: 'trap-already-mailed' },
+  ]);
+  campaignId = (await insertCampaign(env.db, campaignInput, now)).id;
+  otherCampaignId = (await insertCampaign(env.db, { ...campaignInput, name: 'other' }, now)).id;
+  for (const [campaign, username] of [[campaignId, 'trap-already-mailed'], [otherCampaignId, 'ok-in-other-campaign']] as const) {
+    const email = await env.db.selectFrom('emails').select(['id', 'email']).where('user_id', '=', ids.get(username)!).executeTakeFirstOrThrow();
+    await env.db
+      .insertInto('campaign_recipients')
+      .values({ campaign_id: campaign, user_id: ids.get(username)!, email_id: email.id, email: email.email, status: 'sent', sent_at: now, created_at: now, updated_at: now })
+      .execute();
+  }
+});
+
+describe('segment unverified-role-holders', () => {
+  it('counts exactly the active, non-temporary, unverified, unsuppressed role holders not yet in the campaign', async () => {
+    expect(await countSegment(env.db, campaignId)).toBe(8);
+  });
+
+  it('explains every excluded user by the first rule they fail', async () => {
+    const { eligible, excluded } = await segmentBreakdown(env.db, campaignId);
+    expect(eligible).toBe(8);
+    expect(excluded).toEqual({
+      inactive: 1,
+      temporary: 1,
+      verified: 1,
+      has_unverify_reason: 3,
+      no_role: 1,
+      suppressed: 1,
+      no_primary_address: 1,
+      already_mailed: 1,
+    });
+  });
+
+  it('plans a ledger row for each eligible person exactly once, in small keyset batches, and never again', async () => {
+    const planned = await planCampaign(env.db, campaignId, { now, batchSize: 3 });
+    expect(planned).toBe(8);
+    const rows = await env.db
+      .selectFrom('campaign_recipients as cr')
+      .innerJoin('users as u', 'u.id', 'cr.user_id')
+      .select(['u.username', 'cr.status', 'cr.email'])
+      .where('cr.campaign_id', '=', campaignId)
+      .where('cr.status', '=', 'pending')
+      .orderBy('u.username')
+      .execute();
+    expect(rows.map((row) => row.username)).toEqual([
+      'ok-000', 'ok-001', 'ok-002', 'ok-003', 'ok-004', 'ok-005', 'ok-in-other-campaign', 'ok-many-roles',
+    ]);
+    expect(rows.find((row) => row.username === 'ok-many-roles')?.email).toBe('Many.Roles@Example.COM');
+
+    expect(await planCampaign(env.db, campaignId, { now, batchSize: 3 })).toBe(0);
+    expect(await countSegment(env.db, campaignId)).toBe(0);
+    const total = await env.db.selectFrom('campaign_recipients').select((eb) => eb.fn.countAll<string>().as('n')).where('campaign_id', '=', campaignId).executeTakeFirstOrThrow();
+    expect(Number(total.n)).toBe(9);
+  });
+
+  it('picks up someone who joins the segment after the walk finished, on the next walk', async () => {
+    await insertPeople(env.db, [{ username: 'late-joiner' }]);
+    expect(await planCampaign(env.db, campaignId, { now, batchSize: 3 })).toBe(1);
+    expect(await planCampaign(env.db, campaignId, { now, batchSize: 3 })).toBe(0);
+  });
+});

@@ -1,0 +1,67 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { createServer } from '../../src/http/server.js';
+import { useTestEnv } from '../helpers/env.js';
+
+const env = useTestEnv();
+const servers: Array<{ close(): Promise<unknown> }> = [];
+
+afterAll(async () => {
+  for (const server of servers) await server.close();
+});
+
+async function serverFor(app: App) {
+  const server = await createServer(app, { dashboard: false });
+  servers.push(server);
+  return server;
+}
+
+// Port 1 is reserved (tcpmux) and closed on any machine these tests run on.
+const CLOSED_POSTGRES = 'postgres://postgres@127.0.0.1:1/reverify';
+const CLOSED_REDIS = 'redis://127.0.0.1:1';
+
+describe('health endpoints', () => {
+  it('/healthz answers 200 while the process runs', async () => {
+    const server = await serverFor(env.app());
+    const response = await server.inject({ method: 'GET', url: '/healthz' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('/readyz answers 200 when PostgreSQL and Redis answer', async () => {
+    const app = env.app();
+    await app.redis.ping();
+    const response = await (await serverFor(app)).inject({ method: 'GET', url: '/readyz' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+  });
+
+  it('/readyz answers 503 naming PostgreSQL when the database does not answer', async () => {
+    const app = env.app({ overrides: { DATABASE_URL: CLOSED_POSTGRES } });
+    await app.redis.ping();
+    const response = await (await serverFor(app)).inject({ method: 'GET', url: '/readyz' });
+    expect(response.statusCode).toBe(503);
+    const body = response.json();
+    expect(body.down).toEqual(['postgres']);
+    expect(body.error).toMatch(/postgres/);
+    expect(body.checks.redis).toBe('ok');
+    expect(body.checks.postgres).not.toBe('ok');
+  });
+
+  it('/readyz answers 503 naming Redis when Redis does not answer', async () => {
+    const app = env.app({ overrides: { REDIS_URL: CLOSED_REDIS } });
+    const server = await serverFor(app);
+    try {
+      const response = await server.inject({ method: 'GET', url: '/readyz' });
+      expect(response.statusCode).toBe(503);
+      const body = response.json();
+      expect(body.down).toEqual(['redis']);
+      expect(body.error).toMatch(/redis/);
+      expect(body.checks.postgres).toBe('ok');
+      // /healthz stays 200: the process is alive, only a dependency is not.
+      expect((await server.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      app.redis.disconnect();
+    }
+  });
+});

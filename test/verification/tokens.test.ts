@@ -1,0 +1,81 @@
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { hashToken, issueVerificationToken, verificationUrl } from '../../src/verification/tokens.js';
+import { requestVerification, VerificationRequestError } from '../../src/verification/request.js';
+import { useTestEnv } from '../helpers/env.js';
+import { createLedgerRow, createRoleHolder } from './fixtures.js';
+
+const env = useTestEnv();
+const now = new Date('2026-03-01T12:00:00Z');
+
+describe('issueVerificationToken', () => {
+  it('makes a token of at least 128 random bits and stores only its sha256', async () => {
+    const person = await createRoleHolder(env.db, 'token-bits');
+    const { recipientId } = await createLedgerRow(env.db, person);
+    const { token, expiresAt } = await issueVerificationToken(env.db, {
+      ...person,
+      purpose: 'campaign',
+      campaignRecipientId: recipientId,
+      now,
+      ttlHours: 168,
+    });
+    expect(Buffer.from(token, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
+    expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(expiresAt.toISOString()).toBe('2026-03-08T12:00:00.000Z');
+
+    const row = await env.db.selectFrom('verification_tokens').selectAll().where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({
+      user_id: person.userId,
+      email_id: person.emailId,
+      email: person.email,
+      purpose: 'campaign',
+      campaign_recipient_id: recipientId,
+      used_at: null,
+    });
+    expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row.expires_at.toISOString()).toBe('2026-03-08T12:00:00.000Z');
+
+    const everything = await sql<{ dump: string }>`SELECT string_agg(row_to_json(t)::text, ' ') AS dump FROM verification_tokens t`.execute(env.db);
+    expect(everything.rows[0]?.dump).not.toContain(token);
+  });
+
+  it('never makes the same token twice', async () => {
+    const person = await createRoleHolder(env.db, 'token-unique');
+    const tokens = await Promise.all(
+      Array.from({ length: 20 }, () => issueVerificationToken(env.db, { ...person, purpose: 'user_request', now, ttlHours: 1 })),
+    );
+    expect(new Set(tokens.map((t) => t.token)).size).toBe(20);
+  });
+
+  it('builds a plain link on the public base URL', () => {
+    expect(verificationUrl('https://example.org/', 'abc_-9')).toBe('https://example.org/verify/abc_-9');
+    expect(verificationUrl('https://example.org/site', 'abc')).toBe('https://example.org/site/verify/abc');
+  });
+});
+
+describe('requestVerification', () => {
+  const config = { PUBLIC_BASE_URL: 'https://example.org', VERIFY_TOKEN_TTL_HOURS: 72 };
+
+  it('issues a user-requested token for the primary address', async () => {
+    const person = await createRoleHolder(env.db, 'asks-for-link');
+    const request = await requestVerification(env.db, config, person.userId, now);
+    expect(request).toMatchObject({ userId: person.userId, emailId: person.emailId, email: person.email, username: 'asks-for-link' });
+    expect(request.url).toBe(`https://example.org/verify/${request.token}`);
+    expect(request.expiresAt.toISOString()).toBe('2026-03-04T12:00:00.000Z');
+    const row = await env.db.selectFrom('verification_tokens').selectAll().where('token_hash', '=', hashToken(request.token)).executeTakeFirstOrThrow();
+    expect(row.purpose).toBe('user_request');
+    expect(row.campaign_recipient_id).toBeNull();
+  });
+
+  it('refuses a verified address, a deactivated account and an unknown user', async () => {
+    const verified = await createRoleHolder(env.db, 'already-fine');
+    await env.db.updateTable('emails').set({ verified: true }).where('id', '=', verified.emailId).execute();
+    await expect(requestVerification(env.db, config, verified.userId, now)).rejects.toThrow(/already verified/);
+
+    const inactive = await createRoleHolder(env.db, 'deactivated');
+    await env.db.updateTable('users').set({ is_active: false }).where('id', '=', inactive.userId).execute();
+    await expect(requestVerification(env.db, config, inactive.userId, now)).rejects.toThrow(VerificationRequestError);
+
+    await expect(requestVerification(env.db, config, '987654321', now)).rejects.toThrow(/does not exist/);
+  });
+});
