@@ -78,9 +78,14 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
     ctx.log(`ledger final after ${seconds.toFixed(0)} s: ${JSON.stringify(counts)}`);
     const check = await checkLedgerAgainstStore(scratch.db, campaign.id, ses, options.recipients);
     notes.push(describeCheck(check));
+    notes.push(
+      `rate (SES_MAX_SEND_RATE=${options.rate}): SES accepted at most ${proxy.rateBound(options.rate).detail}` +
+        `${proxy.rateBound(options.rate).worst > 1 ? ' — ABOVE what the limiter may let through' : ''}; ` +
+        `per wall-clock second: ${proxy.perSecond().join(' ')}`,
+    );
     const workerCrashes = workers.reduce((sum, worker) => sum + worker.crashes.length, 0);
     if (workerCrashes > 0) {
-      notes.push(`worker processes exited on their own ${workerCrashes} time(s): ${workers.flatMap((w) => w.crashes.map((c) => `code ${c.code} signal ${c.signal}`)).join('; ')}`);
+      notes.push(`worker processes exited on their own ${workerCrashes} time(s): ${workers.flatMap((w) => w.crashes.map((c) => `code ${c.code} signal ${c.signal}, last log: ${c.tail.replace(/\s+/g, ' ').slice(-700)}`)).join('; ')}`);
     }
     return {
       check,

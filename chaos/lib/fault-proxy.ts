@@ -69,6 +69,36 @@ export class FaultProxy {
     return peak;
   }
 
+  /**
+   * Whether SES saw no more than a rate limiter of `rate`/s with fixed 1-s
+   * windows can let through: BullMQ's limiter starts up to `rate` jobs at the
+   * start of each window, so any T seconds may hold T + 1 windows' bursts.
+   * Checked for T = 1, 2, 5 and 10 s; returns the worst count / bound.
+   */
+  rateBound(rate: number): { worst: number; detail: string } {
+    let worst = 0;
+    const parts: string[] = [];
+    for (const seconds of [1, 2, 5, 10]) {
+      const peak = this.peakInWindow(seconds * 1000);
+      const bound = rate * (seconds + 1);
+      worst = Math.max(worst, peak / bound);
+      parts.push(`${peak} in ${seconds} s (bound ${bound})`);
+    }
+    return { worst, detail: parts.join(', ') };
+  }
+
+  /** Messages SES accepted in each wall-clock second, from the first to the last. */
+  perSecond(): number[] {
+    if (this.accepted.length === 0) return [];
+    const first = Math.floor(Math.min(...this.accepted) / 1000);
+    const counts: number[] = [];
+    for (const at of this.accepted) {
+      const index = Math.floor(at / 1000) - first;
+      counts[index] = (counts[index] ?? 0) + 1;
+    }
+    return Array.from(counts, (n) => n ?? 0);
+  }
+
   private pick(): FaultKind | undefined {
     let roll = Math.random();
     for (const kind of Object.keys(this.rates) as FaultKind[]) {

@@ -10,6 +10,8 @@ export interface ScenarioRow {
   /** Messages sent, or webhook bodies posted. */
   messages: number;
   lost: number | null;
+  /** People in the accept-before-record window whom SES never got a message for (not retried by design). */
+  windowNotMailed?: number;
   doubled: number | null;
   /** HTTP 5xx answers other than the documented webhook 503. */
   http5xx: number | null;

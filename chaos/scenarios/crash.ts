@@ -45,6 +45,7 @@ export const crashScenario: Scenario = {
       faults: `${killed} × SIGKILL of the worker`,
       messages: check.messages,
       lost: check.lost,
+      windowNotMailed: check.windowNotMailed,
       doubled: check.doubled,
       http5xx: null,
       peakMemoryMb: result.peakMemoryMb,

@@ -24,6 +24,7 @@ export const hostileWebhookScenario: Scenario = {
     const names = Array.from({ length: addresses }, (_, i) => `w${i + 1}@chaos.example.org`);
     const genuine: SignedMessage[] = genuineMessages(signer, names, genuineCount);
     const content = signedHostileContent(signer, ctx.short ? 20 : 70);
+    const contentIds = new Set(content.map((message) => message.snsMessageId));
     // The genuine lane: SES's events in order, with the signed-but-nasty ones mixed in.
     const lane: SignedMessage[] = [];
     for (const [i, message] of genuine.entries()) {
@@ -87,7 +88,10 @@ export const hostileWebhookScenario: Scenario = {
       const notes = [
         `${hostile.length} hostile bodies (6 at a time): ${accepted} accepted with a 2xx; by kind: ${[...byKind].map(([kind, counts]) => `${kind} ${[...counts].map(([s, n]) => `${n}×${s}`).join('/')}`).join('; ')}`,
         `${lane.length} genuine messages interleaved (${genuineCount} SES events + ${lane.length - genuineCount} signed ones with hostile contents): ${statusOf(laneResults)}; ${replays.length} replays of them afterwards: ${statusOf(replayResults)}`,
-        `5xx other than 503: ${unexpected5xx}; 503: ${answered503}`,
+        `5xx other than 503: ${unexpected5xx}; 503 with the database up: ${answered503}` +
+          (answered503 > 0
+            ? ` (of which ${lane.filter((m, i) => laneResults[i]?.status === 503 && contentIds.has(m.snsMessageId)).length} first deliveries of signed messages with hostile contents, e.g. a NUL byte in an address or in the Message, which PostgreSQL refuses in text and jsonb: the webhook reports any database error as "unavailable", so SNS would retry such a message forever)`
+            : ''),
         `server memory: ${baseMb.toFixed(0)} MB after ${warm} warm-up bodies, ${endMb.toFixed(0)} MB at the end (growth ${growthMb.toFixed(0)} MB, peak ${peak.toFixed(0)} MB): ${flat ? 'flat' : 'NOT flat'}`,
         same ? 'end state equals that of the genuine messages alone, applied once in order: the hostile bodies changed nothing' : 'end state DIFFERS from that of the genuine messages alone:',
         ...describeDifference(reference.digest, actual),

@@ -52,6 +52,7 @@ export const queueLossScenario: Scenario = {
       faults: `Redis prefix keys deleted twice (${flushed} keys mid-campaign, ${sweep.flushed} mid-sweep)`,
       messages: check.messages,
       lost,
+      windowNotMailed: check.windowNotMailed,
       doubled: check.doubled,
       http5xx: null,
       peakMemoryMb: Math.max(campaign.peakMemoryMb, sweep.peakMb),

@@ -40,29 +40,37 @@ export async function expireTemporaryAccounts(db: Db, config: Config, options: E
 
 async function expireInBatches(ctx: SweepContext, window: SweepWindow, batchSize: number, options: ExpireOptions): Promise<ExpireResult> {
   const totals: ExpireResult = { expired: 0, sessionsRevoked: 0, tokensRevoked: 0, batches: 0, longestBatchMs: 0 };
-  let cursor: string | null = null;
+  let cursor: Cursor | null = null;
   for (;;) {
     const started = performance.now();
     const batch = await expireBatch(ctx, window, cursor, batchSize);
-    if (batch.last === null) break;
+    if (batch.last === null || batch.last_created_at === null) break;
     const batchMs = performance.now() - started;
-    cursor = batch.last;
+    cursor = { id: batch.last, createdAt: batch.last_created_at };
     totals.batches += 1;
     totals.expired += batch.expired;
     totals.sessionsRevoked += batch.sessions;
     totals.tokensRevoked += batch.tokens;
     totals.longestBatchMs = Math.max(totals.longestBatchMs, Math.round(batchMs));
     if (batch.expired > 0) temporaryAccountsTotal.inc({ action: 'expired' }, batch.expired);
-    ctx.log?.debug({ batch: totals.batches, expired: batch.expired, cursor, ms: Math.round(batchMs) }, 'expiry batch committed');
+    ctx.log?.debug({ batch: totals.batches, expired: batch.expired, cursor: cursor.id, ms: Math.round(batchMs) }, 'expiry batch committed');
     await options.afterBatch?.(totals.batches);
   }
   ctx.log?.info({ ...totals }, 'temporary accounts expired');
   return totals;
 }
 
+/** Keyset position: the last account of the previous batch. */
+interface Cursor {
+  id: string;
+  /** Its created_at as exact UTC text (a JS Date would drop the microseconds). */
+  createdAt: string;
+}
+
 interface BatchRow {
   /** Last user id of the batch (the keyset cursor), or null when nothing was left. */
   last: string | null;
+  last_created_at: string | null;
   expired: number;
   sessions: number;
   tokens: number;
@@ -82,14 +90,9 @@ interface BatchRow {
  * million-account catch-up ships nothing back and forth. The progress row's
  * `longest_batch_ms` is the statement's own duration as the database saw it.
  */
-async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: string | null, limit: number): Promise<BatchRow> {
+async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: Cursor | null, limit: number): Promise<BatchRow> {
   const cutoff = expiryCutoffSql(ctx.asOf, window);
-  // The cursor's created_at is read back from its row rather than carried in
-  // a JS Date, which would drop the microseconds and break the keyset order.
-  const after =
-    cursor === null
-      ? sql`TRUE`
-      : sql`(u.created_at, u.id) > ((SELECT c.created_at FROM users c WHERE c.id = ${cursor}::bigint), ${cursor}::bigint)`;
+  const after = cursor === null ? sql`TRUE` : sql`(u.created_at, u.id) > (${cursor.createdAt}::timestamptz, ${cursor.id}::bigint)`;
   const { rows } = await sql<BatchRow>`
     WITH batch AS (
       SELECT u.id, u.created_at FROM users u
@@ -102,7 +105,7 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: strin
       FROM batch b
       WHERE u.id = b.id
         AND u.is_temporary AND u.expired_at IS NULL AND u.created_at <= ${cutoff}
-      RETURNING u.id, u.created_at
+      RETURNING u.id
     ),
     revoked_sessions AS (
       UPDATE sessions s SET revoked_at = ${ctx.asOf}
@@ -117,7 +120,7 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: strin
       RETURNING t.user_id
     ),
     counted AS (
-      SELECT e.id, e.created_at, coalesce(rs.n, 0)::int AS sessions, coalesce(rt.n, 0)::int AS tokens
+      SELECT e.id, coalesce(rs.n, 0)::int AS sessions, coalesce(rt.n, 0)::int AS tokens
       FROM expired e
       LEFT JOIN (SELECT user_id, count(*) AS n FROM revoked_sessions GROUP BY user_id) rs ON rs.user_id = e.id
       LEFT JOIN (SELECT user_id, count(*) AS n FROM revoked_tokens GROUP BY user_id) rt ON rt.user_id = e.id
@@ -125,18 +128,17 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: strin
     audited AS (
       INSERT INTO audit_log (actor, action, user_id, reason, details)
       SELECT 'sweep', 'account.expired', c.id, 'temporary_account_ttl',
-             jsonb_build_object(
-               'runId', ${Number(ctx.runId)}::bigint,
-               'asOf', ${ctx.asOf.toISOString()}::text,
-               'createdAt', to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               'sessionsRevoked', c.sessions,
-               'tokensRevoked', c.tokens)
+             jsonb_build_object('runId', ${Number(ctx.runId)}::bigint, 'sessionsRevoked', c.sessions, 'tokensRevoked', c.tokens)
       FROM counted c
-      ORDER BY c.created_at, c.id
+    ),
+    last_of_batch AS (
+      SELECT b.id, to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at
+      FROM batch b ORDER BY b.created_at DESC, b.id DESC LIMIT 1
     ),
     totals AS (
       SELECT
-        (SELECT b.id FROM batch b ORDER BY b.created_at DESC, b.id DESC LIMIT 1) AS last,
+        (SELECT l.id FROM last_of_batch l) AS last,
+        (SELECT l.created_at FROM last_of_batch l) AS last_created_at,
         count(*)::int AS expired,
         coalesce(sum(c.sessions), 0)::int AS sessions,
         coalesce(sum(c.tokens), 0)::int AS tokens
@@ -153,7 +155,7 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: strin
       FROM totals t
       WHERE r.id = ${ctx.runId}::bigint AND t.last IS NOT NULL
     )
-    SELECT last, expired, sessions, tokens FROM totals`.execute(ctx.conn);
+    SELECT last, last_created_at, expired, sessions, tokens FROM totals`.execute(ctx.conn);
   const row = rows[0];
   if (!row) throw new Error('the expiry batch statement returned no row');
   return row;

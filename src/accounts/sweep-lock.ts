@@ -32,12 +32,18 @@ export async function withSweepLock<T>(
     const { rows } = await sql<{ locked: boolean }>`
       SELECT pg_try_advisory_lock(${SWEEP_LOCK_CLASS}::int, ${key}::int) AS locked`.execute(conn);
     if (rows[0]?.locked !== true) return { acquired: false } as const;
+    // Unlock before the connection returns to the pool, or an idle pooled
+    // connection would keep every later sweep out. If the connection died, the
+    // lock went with it; the work's own error is the one worth reporting.
+    const unlock = () => sql`SELECT pg_advisory_unlock(${SWEEP_LOCK_CLASS}::int, ${key}::int)`.execute(conn);
+    let value: T;
     try {
-      return { acquired: true, value: await work(conn) } as const;
-    } finally {
-      // Must run before the connection returns to the pool, or an idle pooled
-      // connection would keep every later sweep out.
-      await sql`SELECT pg_advisory_unlock(${SWEEP_LOCK_CLASS}::int, ${key}::int)`.execute(conn);
+      value = await work(conn);
+    } catch (error) {
+      await unlock().catch(() => undefined);
+      throw error;
     }
+    await unlock();
+    return { acquired: true, value } as const;
   });
 }

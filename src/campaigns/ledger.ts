@@ -9,7 +9,7 @@ import type { Database, RecipientStatus } from '../db/database.js';
 
 type Db = Kysely<Database>;
 
-/** queued (for `day`) → sending, stamped; true when this caller won the row. */
+/** queued (for `day`) → sending, stamped, while the campaign runs; true when this caller won the row. */
 export async function claimForSending(db: Db, id: string, day: string, now: Date): Promise<boolean> {
   const result = await db
     .updateTable('campaign_recipients')
@@ -17,6 +17,10 @@ export async function claimForSending(db: Db, id: string, day: string, now: Date
     .where('id', '=', id)
     .where('status', '=', 'queued')
     .where('send_day', '=', day)
+    // A pause or cancel that landed since the row was checked wins.
+    .where(({ exists, selectFrom }) =>
+      exists(selectFrom('campaigns').select('campaigns.id').whereRef('campaigns.id', '=', 'campaign_recipients.campaign_id').where('campaigns.status', '=', 'running')),
+    )
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

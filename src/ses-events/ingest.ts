@@ -140,7 +140,7 @@ async function lockEmails(trx: Kysely<Database>, recipients: readonly string[], 
     FROM emails e
     WHERE lower(e.email) = ANY(${[...recipients]}::text[])
     ORDER BY lower(e.email)
-    FOR UPDATE OF e
+    FOR NO KEY UPDATE OF e
   `.execute(trx);
   if (locked.rows.length === 0 || sesMessageId === null) return locked.rows.map((row) => ({ ...row, earlier: [] }));
   const earlier = await trx
@@ -158,7 +158,13 @@ const STATUS_RANK = sql`(CASE status WHEN 'delivered' THEN 1 WHEN 'bounced' THEN
 /** The SET clause of the ledger update for an event, or null when the event only reads the ledger. */
 function ledgerSet(event: SesEvent, effect: LedgerEffect) {
   const at = event.occurredAt ?? new Date();
-  const sentAt = sql`sent_at = COALESCE(sent_at, ${event.sentAt ?? at}), updated_at = now()`;
+  // An event can overtake the sender's own "sent" write (matched by its tags):
+  // then it records the SES message id and send time itself.
+  const messageId =
+    event.sesMessageId === null
+      ? sql`ses_message_id`
+      : sql`COALESCE(ses_message_id, CASE WHEN NOT EXISTS (SELECT 1 FROM campaign_recipients other WHERE other.ses_message_id = ${event.sesMessageId}) THEN ${event.sesMessageId}::text END)`;
+  const sentAt = sql`sent_at = COALESCE(sent_at, ${event.sentAt ?? at}), ses_message_id = ${messageId}, updated_at = now()`;
   switch (effect) {
     case 'delivered':
       return sql`delivered_at = COALESCE(delivered_at, ${at}), status = CASE WHEN ${STATUS_RANK} < 1 THEN 'delivered' ELSE status END, ${sentAt}`;

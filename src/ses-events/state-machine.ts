@@ -54,8 +54,9 @@ export type AddressEventKind = (typeof ADDRESS_EVENT_KINDS)[number];
 export type LedgerEffect = 'delivered' | 'bounced' | 'complained' | 'failed' | 'sent' | null;
 
 export interface TransitionRule {
-  /** The reason this event unverifies with; `over_soft_limit` only once the count passes SOFT_BOUNCE_LIMIT. */
+  /** The reason this event unverifies with, if any. */
   readonly unverify: UnverifyReason | null;
+  /** Unverify only once transient_bounces (after this event) exceeds SOFT_BOUNCE_LIMIT. */
   readonly onlyOverSoftLimit: boolean;
   readonly transientBounces: 'increment' | 'reset' | 'keep';
   /** Whether the unverification also suppresses the address. */

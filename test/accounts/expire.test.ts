@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { expireTemporaryAccounts, type ExpireOptions } from '../../src/accounts/expire.js';
+import { temporaryAccountsTotal } from '../../src/metrics.js';
 import { useTestEnv } from '../helpers/env.js';
 import {
   before,
@@ -86,6 +87,12 @@ function expectedAfterExpiry(start: Snapshot, expiredAt: Record<string, Date> = 
   return expected;
 }
 
+/** The process's reverify_temporary_accounts_total for `action`. */
+async function metricValue(action: string): Promise<number> {
+  const metric = await temporaryAccountsTotal.get();
+  return metric.values.find((value) => value.labels.action === action)?.value ?? 0;
+}
+
 /** Waits until some statement of this database waits for a row lock. */
 async function waitForLockWaiter(): Promise<void> {
   for (let attempt = 0; attempt < 500; attempt += 1) {
@@ -110,7 +117,9 @@ function withoutAudit(value: Snapshot): Snapshot {
 
 describe('expiry sweep', () => {
   it('expires exactly the due temporary accounts and revokes only their open sessions and tokens', async () => {
+    const expiredBefore = await metricValue('expired');
     const outcome = await expire();
+    expect((await metricValue('expired')) - expiredBefore).toBe(DUE.length);
     expect(outcome.skipped).toBe(false);
     if (outcome.skipped) return;
     expect(outcome.result).toMatchObject({
@@ -132,7 +141,8 @@ describe('expiry sweep', () => {
       DUE.map((name) => ['sweep', 'account.expired', ids[name]]).sort(),
     );
     const audit = after.audit_log!.find((row) => row.user_id === several);
-    expect(audit?.details).toMatchObject({ runId: Number(outcome.runId), sessionsRevoked: 2, tokensRevoked: 1, asOf: NOW.toISOString() });
+    expect(audit?.details).toEqual({ runId: Number(outcome.runId), sessionsRevoked: 2, tokensRevoked: 1 });
+    expect(audit?.reason).toBe('temporary_account_ttl');
 
     const run = await env.db.selectFrom('sweep_runs').selectAll().where('id', '=', outcome.runId).executeTakeFirstOrThrow();
     expect(run).toMatchObject({
@@ -158,7 +168,9 @@ describe('expiry sweep', () => {
   });
 
   it('counts in a dry run and changes nothing', async () => {
+    const expiredBefore = await metricValue('expired');
     const outcome = await expire({ dryRun: true });
+    expect(await metricValue('expired')).toBe(expiredBefore);
     expect(outcome.skipped === false && outcome.result).toMatchObject({
       expired: DUE.length,
       sessionsRevoked: openCredentials('sessions'),
@@ -209,6 +221,18 @@ describe('expiry sweep', () => {
     expect(user.expired_at).toBeNull();
     const sessions = await env.db.selectFrom('sessions').select('revoked_at').where('user_id', '=', target).execute();
     expect(sessions).toEqual([{ revoked_at: null }]);
+  });
+
+  it('keeps going when the site deletes the account the last batch ended on', async () => {
+    const outcome = await expire({
+      batchSize: 1,
+      afterBatch: async (batch) => {
+        if (batch === 1) await env.db.deleteFrom('users').where('username', '=', 'due-five-years-ago').execute();
+      },
+    });
+    expect(outcome.skipped === false && outcome.result.expired).toBe(DUE.length);
+    const left = await env.db.selectFrom('users').select('username').where('is_temporary', '=', true).where('expired_at', 'is', null).execute();
+    expect(left.map((row) => row.username).sort()).toEqual(['due-in-one-microsecond', 'due-in-one-second', 'in-reminder-window']);
   });
 
   it('catches up a missed night: accounts due long ago are expired by the next run', async () => {

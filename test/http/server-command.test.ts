@@ -15,20 +15,21 @@ afterAll(async () => {
   }
 });
 
-/** Spawns `reverify <command>` on port 0 and resolves with the port it logged once listening. */
+/** Spawns `reverify <command> --json` on port 0 and resolves with the port it prints once listening. */
 function spawnServing(command: string) {
-  const child = spawn(process.execPath, ['bin/reverify.mjs', command], {
+  const child = spawn(process.execPath, ['bin/reverify.mjs', command, '--json'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env.env({ PORT: '0', ADMIN_PASSWORD: 'pw', LOG_LEVEL: 'info' }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   track(`reverify ${command} process`, () => child.exitCode === null && child.signalCode === null);
   let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const port = new Promise<number>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /"port":(\d+)/.exec(stderr);
-      if (match) resolve(Number(match[1]));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('\n')) resolve((JSON.parse(stdout.split('\n')[0] ?? '') as { port: number }).port);
     });
     child.once('exit', (code) => reject(new Error(`reverify ${command} exited with ${code}:\n${stderr}`)));
   });

@@ -288,6 +288,18 @@ describe('campaign ledger', () => {
     expect(event).toEqual({ campaign_id: campaignId, campaign_recipient_id: bounced.recipientId });
   });
 
+  it('an event that overtakes the sender fills in the SES message id and send time', async () => {
+    const { campaignId, recipients } = await campaignWithRecipients(1);
+    const [recipient] = recipients as [typeof recipients[0]];
+    await env.db.updateTable('campaign_recipients').set({ status: 'sending', ses_message_id: null, sent_at: null }).where('id', '=', recipient.recipientId).execute();
+    const sesMessageId = randomUUID();
+    await send('delivery', { to: recipient.email, sesMessageId, tags: { campaign_id: campaignId, recipient_id: recipient.recipientId, kind: 'campaign' } });
+    const row = await env.db.selectFrom('campaign_recipients').select(['status', 'ses_message_id', 'sent_at', 'delivered_at']).where('id', '=', recipient.recipientId).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'delivered', ses_message_id: sesMessageId });
+    expect(row.sent_at).not.toBeNull();
+    expect(row.delivered_at).not.toBeNull();
+  });
+
   it('a Reject marks the ledger row failed', async () => {
     const { recipients } = await campaignWithRecipients(1);
     const [recipient] = recipients as [typeof recipients[0]];

@@ -2,14 +2,14 @@ import { createApp } from '../../app.js';
 import { describeConfig, loadConfig } from '../../config.js';
 import { AdminPasswordMissingError } from '../../http/routes/admin.js';
 import { startServer } from '../../http/start-server.js';
-import { parseFlags, UsageError, type Command } from '../command.js';
+import { parseFlags, printResult, UsageError, type Command } from '../command.js';
 import { untilShutdownSignal } from '../lifecycle.js';
 
 export const serverCommand: Command = {
   name: 'server',
   summary: 'serve the SES webhook, verification links, health, metrics and the dashboard',
   help: `
-Usage: reverify server [--no-dashboard]
+Usage: reverify server [--no-dashboard] [--json]
 
 Serves on PORT (default 3000):
   POST /webhooks/ses           SNS notifications from SES
@@ -21,7 +21,8 @@ Serves on PORT (default 3000):
 
 The dashboard needs ADMIN_PASSWORD; without it the server refuses to start
 unless --no-dashboard is given. ADMIN_READ_ONLY=true makes the board read-only.
-On SIGTERM or SIGINT it stops accepting connections and finishes requests in flight.`,
+On SIGTERM or SIGINT it stops accepting connections and finishes requests in flight.
+--json prints {"url", "port", "dashboard"} once it listens.`,
   async run(argv) {
     const { values } = parseFlags('server', argv, { 'no-dashboard': { type: 'boolean' } });
     const dashboard = values['no-dashboard'] !== true;
@@ -34,6 +35,7 @@ On SIGTERM or SIGINT it stops accepting connections and finishes requests in fli
       throw error;
     });
     app.log.info({ port: running.port, dashboard }, 'server listening');
+    printResult(values.json, { url: running.url, port: running.port, dashboard }, () => `reverify listening on ${running.url} (dashboard ${dashboard ? 'on' : 'off'})`);
     await untilShutdownSignal(app.log, async () => {
       await running.close();
       await app.close();

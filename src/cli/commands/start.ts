@@ -4,20 +4,21 @@ import { restoreCampaignSchedules } from '../../campaigns/schedule.js';
 import { describeConfig, loadConfig } from '../../config.js';
 import { startServer } from '../../http/start-server.js';
 import { startWorkers } from '../../queue/worker.js';
-import { intFlag, parseFlags, type Command } from '../command.js';
+import { intFlag, parseFlags, printResult, type Command } from '../command.js';
 import { untilShutdownSignal } from '../lifecycle.js';
 
 export const startCommand: Command = {
   name: 'start',
   summary: 'run the worker and the server in one process',
   help: `
-Usage: reverify start [--no-dashboard] [--shutdown-timeout SECONDS]
+Usage: reverify start [--no-dashboard] [--shutdown-timeout SECONDS] [--json]
 
 Runs what "reverify worker" and "reverify server" run, in one process: every
 queue's processor and schedules, and the HTTP endpoints on PORT. Needs
 MAIL_FROM, and ADMIN_PASSWORD unless --no-dashboard is given. On SIGTERM or
 SIGINT it stops accepting connections and jobs, and lets active jobs finish
-for up to --shutdown-timeout seconds (default 30).`,
+for up to --shutdown-timeout seconds (default 30). --json prints
+{"url", "port", "dashboard", "queues"} once it listens.`,
   async run(argv) {
     const { values } = parseFlags('start', argv, {
       'no-dashboard': { type: 'boolean' },
@@ -36,6 +37,7 @@ for up to --shutdown-timeout seconds (default 30).`,
     // Campaign tick schedules live in Redis; a flushed or new Redis gets them back from the database.
     await restoreCampaignSchedules(app);
     app.log.info({ port: running.port, queues: workers.workers.map((w) => w.name) }, 'worker and server ready');
+    printResult(values.json, { url: running.url, port: running.port, dashboard, queues: workers.workers.map((w) => w.name) }, () => `reverify listening on ${running.url} (dashboard ${dashboard ? 'on' : 'off'})`);
     await untilShutdownSignal(app.log, async () => {
       await running.close();
       await workers.close(timeoutSeconds * 1000);
