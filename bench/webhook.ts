@@ -123,7 +123,7 @@ export async function run(): Promise<BenchResult[]> {
       {
         name: 'webhook latency',
         figure: `p99 ${webhookFigures.p99.toFixed(1)} ms (p50 ${webhookFigures.p50.toFixed(1)} ms)`,
-        limit: 'p99 < 50 ms',
+        limit: `p99 < 50 ms (the direct transaction alone: p99 ${directFigures.p99.toFixed(1)} ms, p50 ${directFigures.p50.toFixed(1)} ms)`,
         ratio: webhookFigures.p99 / 50,
         pass: webhookFigures.p99 < 50,
       },

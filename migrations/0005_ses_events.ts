@@ -1,10 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 
-// Per-message memory of the SES webhook: which address-changing events each
-// SES message already produced for each address. The state machine reads it
-// to tell an out-of-office reply (transient bounce after a delivery of the
-// same message) and a repeat (the same event through both identity
-// notifications and event publishing) from a new event.
+// Per-address memory of the SES webhook: which address-changing events each
+// SES message produced for each address, with SES's event time. The state
+// machine reads an address's rows to tell an out-of-office reply (transient
+// bounce after a delivery of the same message) and a repeat (the same event
+// through both identity notifications and event publishing) from a new
+// event, and to count transient bounces by event time rather than arrival.
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -15,7 +16,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       email_event_id bigint NOT NULL REFERENCES email_events (id) ON DELETE CASCADE,
       outcome text NOT NULL,
       occurred_at timestamptz NULL,
-      CONSTRAINT ses_recipient_events_pkey PRIMARY KEY (ses_message_id, email, kind)
+      CONSTRAINT ses_recipient_events_pkey PRIMARY KEY (email, ses_message_id, kind)
     );
   `.execute(db);
 }

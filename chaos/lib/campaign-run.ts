@@ -85,7 +85,7 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
     );
     const workerCrashes = workers.reduce((sum, worker) => sum + worker.crashes.length, 0);
     if (workerCrashes > 0) {
-      notes.push(`worker processes exited on their own ${workerCrashes} time(s): ${workers.flatMap((w) => w.crashes.map((c) => `code ${c.code} signal ${c.signal}, last log: ${c.tail.replace(/\s+/g, ' ').slice(-700)}`)).join('; ')}`);
+      notes.push(`worker processes exited on their own ${workerCrashes} time(s): ${workers.flatMap((w) => w.crashes.map((c) => `code ${c.code} signal ${c.signal}, last log: ${c.tail.replace(/\s+/g, ' ').slice(-2500)}`)).join('; ')}`);
     }
     return {
       check,

@@ -103,7 +103,7 @@ export class ReverifyProcess {
     child.on('exit', (code, signal) => {
       if (this.sampler) clearInterval(this.sampler);
       this.sample(child.pid);
-      if (!this.expectingExit) this.crashes.push({ code, signal, tail: this.lines.slice(-5).join('\n') });
+      if (!this.expectingExit) this.crashes.push({ code, signal, tail: this.lines.slice(-40).join('\n') });
     });
     this.sampler = setInterval(() => this.sample(child.pid), 500);
     this.sampler.unref();

@@ -49,6 +49,19 @@ export async function writeReliabilityReport(path: string, rows: readonly Scenar
     '',
     ...rows.flatMap((row) => [`### ${row.scenario}`, '', ...(row.notes.length > 0 ? row.notes.map((note) => `- ${note}`) : ['- (none)']), '']),
   ];
+  lines.push(
+    '## What this suite does not do',
+    '',
+    '- It never restarts the PostgreSQL server (other people share it): the database outage is this scenario\'s database',
+    '  refusing new connections (`ALTER DATABASE … ALLOW_CONNECTIONS false`) with every backend terminated',
+    '  (`pg_terminate_backend`) for a while. A real restart also drops the postmaster\'s listen socket; not exercised.',
+    '- "FLUSHALL" is the deletion of every key under the scenario\'s queue prefix (other people share this Redis).',
+    '- The SES proxy injures requests before they reach SES. A reply lost after SES accepted a message (the other side of',
+    '  the accept-before-record window) is produced only by SIGKILL and the database outage, not by the proxy.',
+    '- Timeouts are the proxy holding a request 15 s and then dropping it: the SES client sets no request timeout of its',
+    '  own (`src/mail/ses-client.ts` passes no `requestHandler` timeouts), so a silent SES would hold a send slot forever.',
+    '',
+  );
   if (options.notRun.length > 0) {
     lines.push('## Not run in this invocation', '', ...options.notRun.map((name) => `- ${name}`), '');
   }

@@ -20,5 +20,8 @@ export function createDb(connectionString: string, options: { max?: number; appl
   // An idle client losing its server (restart, pg_terminate_backend) emits
   // 'error' on the pool; without a listener that would crash the process.
   pool.on('error', () => undefined);
+  // A checked-out client that loses its server between queries emits 'error'
+  // on itself; the query that next uses it fails and is retried by its caller.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

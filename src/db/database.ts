@@ -213,7 +213,7 @@ export interface SesRecipientEventsTable {
   /** State machine event kind: hard_bounce, soft_bounce, undetermined_bounce, complaint, delivery. */
   kind: string;
   email_event_id: Id;
-  /** What the event did to the address: applied, out_of_office, stale. */
+  /** What the event did to the address: applied, out_of_office, superseded, stale. */
   outcome: string;
   occurred_at: NullableTimestamp;
 }

@@ -3,7 +3,7 @@ import { recordAudit } from '../audit/audit.js';
 import type { Database, UnverifyReason } from '../db/database.js';
 import { suppressAddress } from '../mail/suppressions.js';
 import type { SesEvent } from './ses-payload.js';
-import { decide, TRANSITIONS, type AddressEventKind, type Decision, type LedgerEffect } from './state-machine.js';
+import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type Decision, type HistoryEntry, type LedgerEffect } from './state-machine.js';
 
 /**
  * Applies one verified SNS Notification in one transaction: the email_events
@@ -55,7 +55,8 @@ interface LockedEmail {
   verified_at: Date | null;
   unverify_reason: UnverifyReason | null;
   transient_bounces: number;
-  earlier: string[];
+  /** Everything earlier SES events did to this address (ses_recipient_events). */
+  history: HistoryEntry[];
 }
 
 async function applyNotification(trx: Kysely<Database>, input: NotificationInput): Promise<IngestResult> {
@@ -64,7 +65,7 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
 
   // 1. Lock the addresses and read what this SES message already did to them.
   //    Nothing is written yet, so a duplicate costs no writes.
-  const locked = rule.touchesAddress ? await lockEmails(trx, event.recipients, event.sesMessageId) : [];
+  const locked = rule.touchesAddress ? await lockEmails(trx, event.recipients) : [];
   const found = new Map(locked.map((row) => [row.lower_email, row]));
 
   // 2. Decide, per address, with the pure state machine.
@@ -80,7 +81,8 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
       continue;
     }
     const state = { verified: row.verified, verifiedAt: row.verified_at, reason: row.unverify_reason, transientBounces: row.transient_bounces, suppression: null };
-    const decision = decide(state, { kind: event.kind, occurredAt: event.occurredAt }, new Set(row.earlier as AddressEventKind[]), input.softBounceLimit);
+    const facts = { kind: event.kind, sesMessageId: event.sesMessageId, occurredAt: event.occurredAt };
+    const decision = decide(state, facts, row.history, input.softBounceLimit);
     outcomes.add(decision.outcome);
     decided.push({ row, decision });
   }
@@ -128,28 +130,37 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
 
 /**
  * Locks the matching address rows (in a fixed order, so concurrent events
- * cannot deadlock), then reads what this SES message already did to them. The
+ * cannot deadlock), then reads what earlier SES events did to them. The
  * second read is its own statement on purpose: under READ COMMITTED it sees
  * whatever a concurrent event for the same address committed while this one
  * waited for the lock.
  */
-async function lockEmails(trx: Kysely<Database>, recipients: readonly string[], sesMessageId: string | null): Promise<LockedEmail[]> {
+async function lockEmails(trx: Kysely<Database>, recipients: readonly string[]): Promise<LockedEmail[]> {
   if (recipients.length === 0) return [];
-  const locked = await sql<Omit<LockedEmail, 'earlier'>>`
+  const locked = await sql<Omit<LockedEmail, 'history'>>`
     SELECT e.id, e.user_id, e.email, lower(e.email) AS lower_email, e.verified, e.verified_at, e.unverify_reason, e.transient_bounces
     FROM emails e
     WHERE lower(e.email) = ANY(${[...recipients]}::text[])
     ORDER BY lower(e.email)
     FOR NO KEY UPDATE OF e
   `.execute(trx);
-  if (locked.rows.length === 0 || sesMessageId === null) return locked.rows.map((row) => ({ ...row, earlier: [] }));
-  const earlier = await trx
+  if (locked.rows.length === 0) return [];
+  const history = await trx
     .selectFrom('ses_recipient_events')
-    .select(['email', 'kind'])
-    .where('ses_message_id', '=', sesMessageId)
+    .select(['email', 'ses_message_id', 'kind', 'outcome', 'occurred_at'])
     .where('email', 'in', locked.rows.map((row) => row.lower_email))
     .execute();
-  return locked.rows.map((row) => ({ ...row, earlier: earlier.filter((e) => e.email === row.lower_email).map((e) => e.kind) }));
+  return locked.rows.map((row) => ({
+    ...row,
+    history: history
+      .filter((entry) => entry.email === row.lower_email)
+      .map((entry) => ({
+        sesMessageId: entry.ses_message_id,
+        kind: entry.kind as AddressEventKind,
+        outcome: entry.outcome as AddressOutcome,
+        occurredAt: entry.occurred_at,
+      })),
+  }));
 }
 
 /** Ledger status rank: an event only moves a row forward (a bounce or complaint wins over delivered). */

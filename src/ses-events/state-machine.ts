@@ -10,16 +10,23 @@ import type { SuppressionReason } from '../mail/suppressions.js';
  * | event               | verified        | unverify_reason        | transient_bounces | suppressed        | after a Delivery of the same message | occurred before verified_at | ledger status |
  * | ------------------- | --------------- | ---------------------- | ----------------- | ----------------- | ------------------------------------ | --------------------------- | ------------- |
  * | hard_bounce         | false           | hard_bounce (rank)     | kept              | hard_bounce       | applies (late NDR)                   | stale: no effect            | bounced       |
- * | soft_bounce         | false if > limit| soft_bounce if > limit | +1                | soft_bounce if > limit | out_of_office: no effect        | stale: no effect            | —             |
- * | undetermined_bounce | as soft_bounce  | as soft_bounce         | +1                | as soft_bounce    | out_of_office: no effect             | stale: no effect            | —             |
+ * | soft_bounce         | false if > limit| soft_bounce if > limit | +1 (†)            | soft_bounce if > limit | out_of_office: no effect        | stale: no effect            | —             |
+ * | undetermined_bounce | as soft_bounce  | as soft_bounce         | +1 (†)            | as soft_bounce    | out_of_office: no effect             | stale: no effect            | —             |
  * | complaint           | false           | complaint (rank)       | kept              | complaint         | applies                              | applies (a complaint always stops mail) | complained |
- * | delivery            | kept (never set true) | kept (never cleared) | 0          | kept              | —                                    | stale: no effect            | delivered     |
+ * | delivery            | kept (never set true) | kept (never cleared) | reset (‡)  | kept              | —                                    | stale: no effect            | delivered     |
  * | send                | kept            | kept                   | kept              | kept              | —                                    | —                           | — (sent_at)   |
  * | reject              | kept            | kept                   | kept              | kept              | —                                    | —                           | failed        |
  * | delivery_delay      | kept            | kept                   | kept              | kept              | —                                    | —                           | —             |
  * | unknown             | kept            | kept                   | kept              | kept              | —                                    | —                           | —             |
  *
  * - "> limit" means the count after this bounce exceeds SOFT_BOUNCE_LIMIT.
+ * - Counting goes by SES's event times, not by arrival, so SNS's reordering
+ *   does not change the count: (†) a transient bounce that happened before
+ *   the latest delivery to the address is `superseded` and counts nothing;
+ *   (‡) the newest delivery sets the count to the transient bounces that
+ *   happened after it (of messages not delivered), an older delivery arriving
+ *   late only takes back its own message's bounces (out-of-office replies).
+ *   A count reached before any event was recorded is dropped by a delivery.
  * - Reason rank: complaint > manual > hard_bounce > soft_bounce. A reason is
  *   only ever replaced by a stronger one, so a late delivery or soft bounce
  *   never weakens or clears a hard bounce or complaint. The same rank governs
@@ -148,8 +155,20 @@ export interface AddressState {
   readonly suppression: SuppressionReason | null;
 }
 
-/** What became of one event for one address. */
-export type AddressOutcome = 'applied' | 'repeat' | 'out_of_office' | 'stale' | 'recorded';
+/**
+ * What became of one event for one address. `superseded`: a transient bounce
+ * that happened before the latest delivery to the address, which already
+ * reset the count.
+ */
+export type AddressOutcome = 'applied' | 'repeat' | 'out_of_office' | 'superseded' | 'stale' | 'recorded';
+
+/** One earlier event for the address, as remembered in ses_recipient_events. */
+export interface HistoryEntry {
+  readonly sesMessageId: string;
+  readonly kind: AddressEventKind;
+  readonly outcome: AddressOutcome;
+  readonly occurredAt: Date | null;
+}
 
 export interface Decision {
   readonly outcome: AddressOutcome;
@@ -162,6 +181,8 @@ export interface Decision {
 
 export interface EventFacts {
   readonly kind: AddressEventKind;
+  /** The SES message the event is about; null when SES did not say. */
+  readonly sesMessageId: string | null;
   /** When SES says it happened (bounce/complaint/delivery timestamp); null when unknown. */
   readonly occurredAt: Date | null;
 }
@@ -172,21 +193,32 @@ export function strongerReason<R extends UnverifyReason>(current: R | null, inco
   return REASON_RANK[incoming] > REASON_RANK[current] ? incoming : current;
 }
 
+const TRANSIENT_KINDS: ReadonlySet<AddressEventKind> = new Set(['soft_bounce', 'undetermined_bounce']);
+
 /**
- * Applies one event to one address. `earlier` holds the kinds of events of
- * the same SES message for this address that were already applied.
+ * Applies one event to one address, given the address's earlier events
+ * (`history`). Transient bounces are counted by event time, not arrival:
+ * the count is the number of transient bounces after the latest delivery
+ * (bounces of a message that was delivered are out-of-office replies and never
+ * count). So deliveries and bounces of different messages give the same count
+ * in whatever order SNS delivers them.
  */
-export function decide(state: AddressState, event: EventFacts, earlier: ReadonlySet<AddressEventKind>, softBounceLimit: number): Decision {
+export function decide(state: AddressState, event: EventFacts, history: readonly HistoryEntry[], softBounceLimit: number): Decision {
   const rule = TRANSITIONS[event.kind];
   const unchanged = (outcome: AddressOutcome): Decision => ({ outcome, next: state, unverifiedWith: null, suppressWith: null });
   if (!rule.touchesAddress) return unchanged('recorded');
-  if (earlier.has(event.kind)) return unchanged('repeat');
-  if (rule.outOfOfficeAfterDelivery && earlier.has('delivery')) return unchanged('out_of_office');
+  const sameMessage = event.sesMessageId === null ? [] : history.filter((entry) => entry.sesMessageId === event.sesMessageId);
+  if (sameMessage.some((entry) => entry.kind === event.kind)) return unchanged('repeat');
+  if (rule.outOfOfficeAfterDelivery && sameMessage.some((entry) => entry.kind === 'delivery')) return unchanged('out_of_office');
   if (rule.staleBeforeVerification && isBefore(event.occurredAt, state.verifiedAt)) return unchanged('stale');
 
+  const latestDelivery = latestAppliedDelivery(history);
   let transientBounces = state.transientBounces;
-  if (rule.transientBounces === 'increment') transientBounces += 1;
-  if (rule.transientBounces === 'reset') transientBounces = 0;
+  if (rule.transientBounces === 'increment') {
+    if (latestDelivery !== null && isBefore(event.occurredAt, latestDelivery, true)) return unchanged('superseded');
+    transientBounces += 1;
+  }
+  if (rule.transientBounces === 'reset') transientBounces = countAfterDelivery(state, event, history, latestDelivery);
 
   const unverifies = rule.unverify !== null && (!rule.onlyOverSoftLimit || transientBounces > softBounceLimit);
   if (!unverifies || rule.unverify === null) {
@@ -205,6 +237,40 @@ export function decide(state: AddressState, event: EventFacts, earlier: Readonly
   return { outcome: 'applied', next, unverifiedWith: changed ? reason : null, suppressWith };
 }
 
-function isBefore(occurredAt: Date | null, verifiedAt: Date | null): boolean {
-  return occurredAt !== null && verifiedAt !== null && occurredAt.getTime() < verifiedAt.getTime();
+/**
+ * The transient bounce count after a delivery. The newest delivery so far
+ * resets it to the bounces that happened after it (none of this message's);
+ * an older delivery arriving late only takes back this message's bounces,
+ * which it shows were out-of-office replies.
+ */
+function countAfterDelivery(state: AddressState, event: EventFacts, history: readonly HistoryEntry[], latestDelivery: Date | null): number {
+  const counted = history.filter((entry) => TRANSIENT_KINDS.has(entry.kind) && entry.outcome === 'applied');
+  const delivered = new Set(history.filter((entry) => entry.kind === 'delivery').map((entry) => entry.sesMessageId));
+  const newest = latestDelivery === null || !isBefore(event.occurredAt, latestDelivery, true);
+  if (newest) {
+    return counted.filter(
+      (entry) =>
+        entry.sesMessageId !== event.sesMessageId &&
+        !delivered.has(entry.sesMessageId) &&
+        !isBefore(entry.occurredAt, event.occurredAt, true) &&
+        !isBefore(entry.occurredAt, state.verifiedAt),
+    ).length;
+  }
+  const retracted = counted.filter((entry) => entry.sesMessageId === event.sesMessageId && !isBefore(entry.occurredAt, latestDelivery, true)).length;
+  return Math.max(0, state.transientBounces - retracted);
+}
+
+function latestAppliedDelivery(history: readonly HistoryEntry[]): Date | null {
+  let latest: Date | null = null;
+  for (const entry of history) {
+    if (entry.kind !== 'delivery' || entry.outcome !== 'applied' || entry.occurredAt === null) continue;
+    if (latest === null || entry.occurredAt.getTime() > latest.getTime()) latest = entry.occurredAt;
+  }
+  return latest;
+}
+
+/** occurredAt < than (or ≤ with orEqual); an unknown time is never before anything. */
+function isBefore(occurredAt: Date | null, than: Date | null, orEqual = false): boolean {
+  if (occurredAt === null || than === null) return false;
+  return orEqual ? occurredAt.getTime() <= than.getTime() : occurredAt.getTime() < than.getTime();
 }

@@ -95,7 +95,9 @@ export function createSnsWebhook(options: SnsWebhookOptions): SnsWebhook {
   }
 
   async function notification(message: SnsMessage): Promise<WebhookReply> {
-    const event = parseSesEvent(message.Message);
+    const parsed = parseSesEvent(message.Message);
+    // Event times order the transient bounce count; SNS's own time stands in when SES gave none.
+    const event = { ...parsed, occurredAt: parsed.occurredAt ?? parseSnsTimestamp(message.Timestamp) };
     let result;
     try {
       result = await ingestNotification(db, {

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { UnverifyReason } from '../../src/db/database.js';
 import { sampleSesEvent, type SampleEventOptions } from '../../src/ses-events/sample-events.js';
-import { ADDRESS_EVENT_KINDS, decide, type AddressEventKind, type AddressState } from '../../src/ses-events/state-machine.js';
+import { ADDRESS_EVENT_KINDS, decide, TRANSITIONS, type AddressEventKind, type AddressState, type HistoryEntry } from '../../src/ses-events/state-machine.js';
 import { useTestEnv } from '../helpers/env.js';
 import { addAddress, addressState, post, TOPIC, useWebhook } from './helpers.js';
 
@@ -177,7 +177,7 @@ describe('every pairwise order of two events of one message ends in the state th
   };
   const pairs = ADDRESS_EVENT_KINDS.flatMap((first) => ADDRESS_EVENT_KINDS.map((second) => [first, second] as const));
 
-  it.each(Object.keys(starts))('from %s', async (startName) => {
+  it.each(Object.keys(starts).flatMap((name) => [[name, 'in event-time order'], [name, 'in reverse event-time order']]))('from %s, arriving %s', async (startName, timing) => {
     const start = starts[startName]!;
     const failures: string[] = [];
     await Promise.all(
@@ -188,8 +188,11 @@ describe('every pairwise order of two events of one message ends in the state th
           await env.db.insertInto('suppressions').values({ email: address.email.toLowerCase(), reason: start.reason, email_event_id: null }).execute();
         }
         const sesMessageId = randomUUID();
-        await send(first, { to: address.email, sesMessageId });
-        await send(second, { to: address.email, sesMessageId });
+        const early = new Date(Date.now() - 120_000);
+        const late = new Date(Date.now() - 60_000);
+        const [firstAt, secondAt] = timing === 'in event-time order' ? [early, late] : [late, early];
+        await send(first, { to: address.email, sesMessageId, at: firstAt });
+        await send(second, { to: address.email, sesMessageId, at: secondAt });
 
         let model: AddressState = {
           verified: start.verified,
@@ -198,10 +201,11 @@ describe('every pairwise order of two events of one message ends in the state th
           transientBounces: start.transientBounces,
           suppression: start.suppressed ? start.reason : null,
         };
-        const seen = new Set<AddressEventKind>();
-        for (const kind of [first, second]) {
-          model = decide(model, { kind, occurredAt: new Date() }, seen, SOFT_BOUNCE_LIMIT).next;
-          seen.add(kind);
+        const history: HistoryEntry[] = [];
+        for (const [kind, at] of [[first, firstAt], [second, secondAt]] as const) {
+          const decision = decide(model, { kind, sesMessageId, occurredAt: at }, history, SOFT_BOUNCE_LIMIT);
+          if (TRANSITIONS[kind].touchesAddress && decision.outcome !== 'repeat') history.push({ sesMessageId, kind, outcome: decision.outcome, occurredAt: at });
+          model = decision.next;
         }
         const expected = { verified: model.verified, reason: model.reason, transientBounces: model.transientBounces, suppression: model.suppression };
         const actual = await addressState(env.db, address.emailId);

@@ -1,19 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { ADDRESS_EVENT_KINDS, decide, strongerReason, TRANSITIONS, type AddressEventKind, type AddressState } from '../../src/ses-events/state-machine.js';
+import {
+  ADDRESS_EVENT_KINDS,
+  decide,
+  strongerReason,
+  TRANSITIONS,
+  type AddressEventKind,
+  type AddressState,
+  type HistoryEntry,
+} from '../../src/ses-events/state-machine.js';
 
 const LIMIT = 5;
 const fresh: AddressState = { verified: false, verifiedAt: null, reason: null, transientBounces: 0, suppression: null };
 const verified: AddressState = { ...fresh, verified: true, verifiedAt: new Date('2026-01-01T00:00:00Z') };
-const now = new Date('2026-06-01T00:00:00Z');
+const base = Date.parse('2026-06-01T00:00:00Z');
+/** Minute `n` after the base time. */
+const minute = (n: number) => new Date(base + n * 60_000);
 
-function run(state: AddressState, ...kinds: AddressEventKind[]) {
-  const seen = new Set<AddressEventKind>();
+type Step = [kind: AddressEventKind, message: string, at: number];
+
+/** Applies steps in the order given (arrival order), each with its own message and event time. */
+function run(state: AddressState, ...steps: Step[]) {
+  const history: HistoryEntry[] = [];
   const outcomes: string[] = [];
-  for (const kind of kinds) {
-    const decision = decide(state, { kind, occurredAt: now }, seen, LIMIT);
+  for (const [kind, message, at] of steps) {
+    const decision = decide(state, { kind, sesMessageId: message, occurredAt: minute(at) }, history, LIMIT);
     outcomes.push(decision.outcome);
     state = decision.next;
-    seen.add(kind);
+    if (decision.outcome !== 'repeat') history.push({ sesMessageId: message, kind, outcome: decision.outcome, occurredAt: minute(at) });
   }
   return { state, outcomes };
 }
@@ -24,50 +37,73 @@ describe('the SES event state machine', () => {
     for (const kind of ADDRESS_EVENT_KINDS) {
       for (const start of [fresh, verified, { ...verified, reason: 'complaint' as const, verified: false }]) {
         for (const earlier of ADDRESS_EVENT_KINDS) {
-          expect(() => decide(start, { kind, occurredAt: null }, new Set([earlier]), LIMIT)).not.toThrow();
+          for (const occurredAt of [null, minute(0)]) {
+            const history = [{ sesMessageId: 'm', kind: earlier, outcome: 'applied' as const, occurredAt }];
+            expect(() => decide(start, { kind, sesMessageId: 'm', occurredAt }, history, LIMIT)).not.toThrow();
+            expect(() => decide(start, { kind, sesMessageId: null, occurredAt }, history, LIMIT)).not.toThrow();
+          }
         }
       }
     }
   });
 
   it('a permanent bounce unverifies with hard_bounce and suppresses', () => {
-    const decision = decide(verified, { kind: 'hard_bounce', occurredAt: now }, new Set(), LIMIT);
+    const decision = decide(verified, { kind: 'hard_bounce', sesMessageId: 'm', occurredAt: minute(0) }, [], LIMIT);
     expect(decision).toMatchObject({ outcome: 'applied', unverifiedWith: 'hard_bounce', suppressWith: 'hard_bounce' });
     expect(decision.next).toMatchObject({ verified: false, reason: 'hard_bounce', suppression: 'hard_bounce' });
   });
 
   it('transient bounces unverify only above the limit', () => {
-    let state = verified;
-    for (let i = 1; i <= LIMIT; i += 1) {
-      const decision = decide(state, { kind: 'soft_bounce', occurredAt: now }, new Set(), LIMIT);
-      expect(decision.unverifiedWith).toBeNull();
-      state = decision.next;
-    }
-    expect(state).toMatchObject({ verified: true, transientBounces: LIMIT, reason: null });
-    const over = decide(state, { kind: 'soft_bounce', occurredAt: now }, new Set(), LIMIT);
-    expect(over).toMatchObject({ unverifiedWith: 'soft_bounce', suppressWith: 'soft_bounce' });
-    expect(over.next).toMatchObject({ verified: false, reason: 'soft_bounce', transientBounces: LIMIT + 1 });
+    const bounces: Step[] = Array.from({ length: LIMIT }, (_, i) => ['soft_bounce', `m${i}`, i]);
+    const atLimit = run(verified, ...bounces);
+    expect(atLimit.state).toMatchObject({ verified: true, transientBounces: LIMIT, reason: null, suppression: null });
+    const over = run(verified, ...bounces, ['undetermined_bounce', 'last', LIMIT]);
+    expect(over.state).toMatchObject({ verified: false, reason: 'soft_bounce', transientBounces: LIMIT + 1, suppression: 'soft_bounce' });
   });
 
-  it('a transient bounce after a delivery of the same message is out of office', () => {
-    expect(run({ ...fresh, transientBounces: 3 }, 'delivery', 'soft_bounce')).toEqual({
+  it('a transient bounce after a delivery of the same message is out of office, in either arrival order', () => {
+    expect(run({ ...fresh, transientBounces: 3 }, ['delivery', 'm', 0], ['soft_bounce', 'm', 1])).toEqual({
       state: { ...fresh, transientBounces: 0 },
       outcomes: ['applied', 'out_of_office'],
     });
-    expect(run(fresh, 'delivery', 'undetermined_bounce').outcomes).toEqual(['applied', 'out_of_office']);
+    expect(run(fresh, ['soft_bounce', 'm', 1], ['delivery', 'm', 0]).state.transientBounces).toBe(0);
+    expect(run(fresh, ['delivery', 'm', 0], ['undetermined_bounce', 'm', 1]).outcomes).toEqual(['applied', 'out_of_office']);
   });
 
-  it('a delivery resets the count but never verifies or clears a reason', () => {
-    expect(run({ ...fresh, transientBounces: 4 }, 'delivery').state.transientBounces).toBe(0);
-    expect(run(verified, 'hard_bounce', 'delivery').state).toMatchObject({ verified: false, reason: 'hard_bounce', suppression: 'hard_bounce' });
+  it('a delivery resets the count to the bounces that happened after it, whatever the arrival order', () => {
+    const steps: Step[] = [
+      ['soft_bounce', 'a', 1],
+      ['soft_bounce', 'b', 2],
+      ['delivery', 'c', 3],
+      ['soft_bounce', 'd', 4],
+      ['delivery', 'e', 5],
+      ['soft_bounce', 'f', 6],
+      ['soft_bounce', 'g', 7],
+    ];
+    // Every rotation and the reverse order end with the two bounces after the last delivery.
+    const orders = [steps, [...steps].reverse(), ...steps.map((_, i) => [...steps.slice(i), ...steps.slice(0, i)])];
+    for (const order of orders) expect(run({ ...fresh, transientBounces: 2 }, ...order).state.transientBounces).toBe(2);
+  });
+
+  it('a bounce from before the latest delivery is superseded', () => {
+    expect(run(fresh, ['delivery', 'a', 5], ['soft_bounce', 'b', 4]).outcomes).toEqual(['applied', 'superseded']);
+  });
+
+  it('a late, older delivery takes back only its own message’s bounce', () => {
+    const result = run(fresh, ['delivery', 'a', 1], ['soft_bounce', 'b', 3], ['soft_bounce', 'c', 4], ['delivery', 'b', 2]);
+    expect(result.state.transientBounces).toBe(1);
+  });
+
+  it('a delivery never verifies or clears a reason', () => {
+    expect(run(verified, ['hard_bounce', 'm', 0], ['delivery', 'm', 1]).state).toMatchObject({ verified: false, reason: 'hard_bounce', suppression: 'hard_bounce' });
   });
 
   it('a complaint before its delivery still unverifies', () => {
-    expect(run(verified, 'complaint', 'delivery').state).toMatchObject({ verified: false, reason: 'complaint', suppression: 'complaint' });
+    expect(run(verified, ['complaint', 'm', 1], ['delivery', 'm', 0]).state).toMatchObject({ verified: false, reason: 'complaint', suppression: 'complaint' });
   });
 
   it('the same event twice for one message counts once', () => {
-    expect(run(fresh, 'soft_bounce', 'soft_bounce')).toEqual({ state: { ...fresh, transientBounces: 1 }, outcomes: ['applied', 'repeat'] });
+    expect(run(fresh, ['soft_bounce', 'm', 0], ['soft_bounce', 'm', 0])).toEqual({ state: { ...fresh, transientBounces: 1 }, outcomes: ['applied', 'repeat'] });
   });
 
   it('reasons rank complaint > manual > hard_bounce > soft_bounce', () => {
@@ -76,27 +112,24 @@ describe('the SES event state machine', () => {
     expect(strongerReason('complaint', 'hard_bounce')).toBe('complaint');
     expect(strongerReason('manual', 'hard_bounce')).toBe('manual');
     expect(strongerReason('manual', 'complaint')).toBe('complaint');
-    expect(run({ ...fresh, transientBounces: LIMIT }, 'complaint').state.reason).toBe('complaint');
-    const complained = run(verified, 'complaint').state;
-    const later = decide(complained, { kind: 'hard_bounce', occurredAt: now }, new Set(), LIMIT);
-    expect(later.next.reason).toBe('complaint');
-    expect(later.unverifiedWith).toBeNull();
+    const later = run(verified, ['complaint', 'a', 0], ['hard_bounce', 'b', 1]);
+    expect(later.state.reason).toBe('complaint');
   });
 
   it('an event from before the last verification is stale, except a complaint', () => {
     const before = new Date('2025-12-31T00:00:00Z');
     for (const kind of ['hard_bounce', 'soft_bounce', 'undetermined_bounce', 'delivery'] as const) {
-      expect(decide({ ...verified, transientBounces: 2 }, { kind, occurredAt: before }, new Set(), LIMIT)).toMatchObject({
+      expect(decide({ ...verified, transientBounces: 2 }, { kind, sesMessageId: 'm', occurredAt: before }, [], LIMIT)).toMatchObject({
         outcome: 'stale',
         next: { ...verified, transientBounces: 2 },
       });
     }
-    expect(decide(verified, { kind: 'complaint', occurredAt: before }, new Set(), LIMIT).next.reason).toBe('complaint');
+    expect(decide(verified, { kind: 'complaint', sesMessageId: 'm', occurredAt: before }, [], LIMIT).next.reason).toBe('complaint');
   });
 
   it('send, reject, delivery delay and unknown events change no address', () => {
     for (const kind of ['send', 'reject', 'delivery_delay', 'unknown'] as const) {
-      expect(decide({ ...verified, transientBounces: 2 }, { kind, occurredAt: now }, new Set(), LIMIT)).toMatchObject({
+      expect(decide({ ...verified, transientBounces: 2 }, { kind, sesMessageId: 'm', occurredAt: minute(0) }, [], LIMIT)).toMatchObject({
         outcome: 'recorded',
         next: { ...verified, transientBounces: 2 },
         unverifiedWith: null,
@@ -105,8 +138,8 @@ describe('the SES event state machine', () => {
   });
 
   it('asks for an audit row only when the address becomes unverified or its reason changes', () => {
-    const bounced = run(fresh, 'hard_bounce').state;
-    expect(decide(bounced, { kind: 'hard_bounce', occurredAt: now }, new Set(), LIMIT).unverifiedWith).toBeNull();
-    expect(decide(fresh, { kind: 'hard_bounce', occurredAt: now }, new Set(), LIMIT).unverifiedWith).toBe('hard_bounce');
+    const bounced = run(fresh, ['hard_bounce', 'a', 0]).state;
+    expect(decide(bounced, { kind: 'hard_bounce', sesMessageId: 'b', occurredAt: minute(1) }, [], LIMIT).unverifiedWith).toBeNull();
+    expect(decide(fresh, { kind: 'hard_bounce', sesMessageId: 'b', occurredAt: minute(1) }, [], LIMIT).unverifiedWith).toBe('hard_bounce');
   });
 });
