@@ -1,13 +1,16 @@
-import { fork } from 'node:child_process';
 import http from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.js';
+import { createApp } from '../src/app.js';
 import { createDb, type Db } from '../src/db/connect.js';
+import { createWebhookRoutes } from '../src/http/routes/webhook.js';
+import { buildServer } from '../src/http/server.js';
+import { createLogger } from '../src/logger.js';
+import { CertificateStore } from '../src/ses-events/cert-store.js';
 import { ingestNotification } from '../src/ses-events/ingest.js';
 import { createLocalSnsSigner } from '../src/ses-events/local-signer.js';
 import { sampleSesEvent } from '../src/ses-events/sample-events.js';
@@ -19,7 +22,7 @@ import type { BenchResult } from './types.js';
 /**
  * The SES webhook against its own database transaction: NOTIFICATIONS signed
  * SNS notifications posted over real HTTP (keep-alive, CONCURRENCY in flight)
- * to the webhook listening in its own process, next to the same ingest
+ * to the webhook listening on a port, next to the same ingest
  * transaction called directly from a pg pool of the same size at the same
  * concurrency on a second, identical set of addresses. The two alternate in
  * ROUNDS rounds of the same run. The difference is what HTTP, parsing and
@@ -55,21 +58,27 @@ export async function run(): Promise<BenchResult[]> {
   const certDir = await mkdtemp(path.join(tmpdir(), 'rv-bench-sns-'));
   try {
     await seedAddresses(scratch.db);
-    const configEnv = { DATABASE_URL: scratch.url, SNS_TOPIC_ARNS: TOPIC, SNS_CERT_CACHE_DIR: certDir, LOG_LEVEL: 'error', PATH: process.env.PATH ?? '' };
-    const config = loadConfig(configEnv);
+    const config = loadConfig({ DATABASE_URL: scratch.url, SNS_TOPIC_ARNS: TOPIC, SNS_CERT_CACHE_DIR: certDir, LOG_LEVEL: 'error' });
 
     // Prepared before any timing: the limit's parsed events and the webhook's signed bodies.
     const directEvents = Array.from({ length: NOTIFICATIONS }, (_, i) => parseSesEvent(eventDocument('direct', i)));
     const signer = await createLocalSnsSigner({ certCacheDir: certDir, install: false });
-    const pemFile = path.join(certDir, 'served-by-fake-sns.pem.txt');
-    await writeFile(pemFile, signer.certificatePem);
     console.error(`[bench] webhook: signing ${NOTIFICATIONS + WARMUP} notifications …`);
     const bodies = Array.from({ length: NOTIFICATIONS + WARMUP }, (_, i) =>
       JSON.stringify(signer.signedNotification({ topicArn: TOPIC, message: eventDocument('http', i), signatureVersion: i % 2 === 0 ? '1' : '2' })),
     );
 
-    // The webhook runs in its own process; its certificate cache starts empty.
-    const server = await startServer({ ...configEnv, BENCH_CERT_PEM_FILE: pemFile, BENCH_WEBHOOK_POOL: String(POOL_SIZE) });
+    // The webhook listens on a port of this process; its certificate cache starts empty.
+    const certificates = new CertificateStore({
+      cacheDir: certDir,
+      fetch: async () => ({ ok: true, status: 200, text: async () => signer.certificatePem }),
+    });
+    const app = createApp(config, { log: createLogger({ level: 'error', pretty: false }), dbPoolSize: POOL_SIZE });
+    const server = await buildServer(app, { routes: [createWebhookRoutes({ certificates })] });
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    const address = server.server.address();
+    if (address === null || typeof address === 'string') throw new Error('webhook server has no port');
+    const port = address.port;
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const pool = createDb(scratch.url, { max: POOL_SIZE });
     let failures = 0;
@@ -78,7 +87,7 @@ export async function run(): Promise<BenchResult[]> {
     let fetchCount;
     try {
       const postBody = async (body: string) => {
-        const status = await postOnce(agent, server.port, body);
+        const status = await postOnce(agent, port, body);
         if (status !== 200) failures += 1;
       };
       const ingestDirect = (i: number) =>
@@ -94,11 +103,12 @@ export async function run(): Promise<BenchResult[]> {
         await direct.run(from, to, async (i) => void (await ingestDirect(i)));
         await webhook.run(from, to, (i) => postBody(bodies[i] as string));
       }
-      fetchCount = await server.fetchCount();
+      fetchCount = certificates.fetchCount;
     } finally {
       agent.destroy();
       await pool.destroy();
-      await server.stop();
+      await server.close();
+      await app.close();
     }
     const directFigures = direct.figures();
     const webhookFigures = webhook.figures();
@@ -180,33 +190,6 @@ class Recorder {
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
     return { rate: this.latencies.length / this.seconds, p50: at(0.5), p99: at(0.99) };
   }
-}
-
-/** Starts bench/_webhook-server.ts in a child process and waits for its port. */
-async function startServer(env: Record<string, string>): Promise<{ port: number; fetchCount(): Promise<number>; stop(): Promise<void> }> {
-  const child = fork(fileURLToPath(new URL('./_webhook-server.ts', import.meta.url)), [], {
-    env,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (message) => resolve((message as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`webhook server exited with ${code}`)));
-  });
-  return {
-    port,
-    fetchCount: () =>
-      new Promise((resolve) => {
-        child.once('message', (message) => resolve((message as { fetchCount: number }).fetchCount));
-        child.send('stats');
-      }),
-    async stop() {
-      child.send('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
 }
 
 function postOnce(agent: http.Agent, port: number, body: string): Promise<number> {

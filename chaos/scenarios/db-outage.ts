@@ -81,6 +81,8 @@ export const dbOutageScenario: Scenario = {
           notes.push(
             `database down ${outageMs / 1000} s at ${JSON.stringify(before)}: new connections refused (ALLOW_CONNECTIONS false), ${terminated} backends terminated`,
             `webhook: ${webhookMessages} genuine messages posted 4 at a time, each retried until taken; answers while the database was down: ${fmt(statuses.duringOutage)}; otherwise: ${fmt(statuses.otherwise)}; stored afterwards: ${webhookStored}`,
+            `server's first warnings/errors: ${server.logLines(/"level":(40|50|60)/).slice(0, 2).join(' ').slice(0, 1200)}`,
+            `server's last warnings/errors: ${server.logLines(/"level":(40|50|60)/).slice(-2).join(' ').slice(0, 1200)}`,
             `server process: ${server.crashes.length === 0 ? 'stayed up' : `EXITED ${server.crashes.length} time(s): ${server.crashes.map((c) => `code ${c.code} signal ${c.signal}, last log: ${c.tail.replace(/\s+/g, ' ').slice(-700)}`).join('; ')}`}`,
           );
         },

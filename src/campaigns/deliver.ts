@@ -10,21 +10,22 @@ import { QUEUE_NAMES } from '../queue/names.js';
 import { issueVerificationToken } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { pauseAllCampaigns } from './campaigns.js';
-import { ineligibilityReason, loadRecipientFacts } from './eligibility.js';
-import { claimForSending, finishRow, recordSent, releaseToPending, returnToQueue } from './ledger.js';
+import { claimRecipient, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
+import { finishRow, recordSent, releaseToPending, returnToQueue } from './ledger.js';
 import { renderCampaignMessage } from './message.js';
 
 /**
- * Sends the message of one ledger row, the body of a send job. The row is
- * checked again (campaign state, today's budget, the person's eligibility,
- * the send policy), claimed `sending` in its own committed transaction, then
- * handed to SES; the MessageId is recorded after. A row found in `sending` at
- * the start was claimed by a process that died around SendEmail: SES may have
- * taken the message, so it is NOT sent again but failed with
- * `unknown_outcome_after_crash` for an operator to judge (at most one message
- * per person, possibly none).
+ * Sends the message of one ledger row, the body of a send job. One statement
+ * claims the row (queued for today → sending, stamped and committed, only
+ * while the campaign runs) and returns what is true of the person now; their
+ * eligibility and the send policy are checked on that, then the message goes
+ * to SES and the MessageId is recorded. A row that cannot be claimed is looked
+ * at to settle it (paused: left queued; cancelled: skipped; another day:
+ * back to pending). A row found in `sending` was claimed by a process that
+ * died around SendEmail: SES may have taken the message, so it is NOT sent
+ * again but failed with `unknown_outcome_after_crash` for an operator to
+ * judge (at most one message per person, possibly none).
  */
-
 export type DeliveryOutcome =
   | 'sent'
   | 'missing'
@@ -49,38 +50,16 @@ export interface DeliveryContext {
 export async function deliverCampaignMessage(app: App, recipientId: string, ctx: DeliveryContext): Promise<DeliveryOutcome> {
   const { db, config } = app;
   const now = app.clock();
-  const facts = await loadRecipientFacts(db, recipientId);
-  if (!facts) return 'missing';
-  if (facts.status === 'sending') {
-    const marked = await finishRow(db, recipientId, 'failed', 'unknown_outcome_after_crash', ['sending'], now);
-    if (marked) app.log.warn({ recipientId }, 'ledger row was left sending by a process that died; SES may have taken it, not resending');
-    return 'unknown_outcome';
-  }
-  if (facts.status !== 'queued') return 'not_queued';
-  if (facts.campaignStatus === 'paused' || facts.campaignStatus === 'scheduled' || facts.campaignStatus === 'draft') {
-    // Left queued: resuming the campaign enqueues it again.
-    return 'campaign_paused';
-  }
-  if (facts.campaignStatus !== 'running') {
-    await finishRow(db, recipientId, 'skipped', `campaign_${facts.campaignStatus}`, ['queued'], now);
-    return 'skipped';
-  }
-  const today = utcDay(now);
-  if (facts.sendDay !== today) {
-    // Queued against another day's budget: a later tick counts it against its own day.
-    await releaseToPending(db, recipientId, now);
-    return 'deferred';
-  }
-  const ineligible = ineligibilityReason(facts);
-  const policy = decideSendPolicy({ kind: 'campaign', isPrimary: facts.isPrimary, verified: facts.verified, suppression: facts.suppression });
-  const skipReason = ineligible ?? (policy.allowed ? null : policy.reason);
+  const facts = await claimRecipient(db, recipientId, utcDay(now), now);
+  if (!facts) return settleUnclaimable(app, recipientId, now);
+  const skipReason = skipReasonOf(facts);
   if (skipReason !== null) {
-    if (await finishRow(db, recipientId, 'skipped', skipReason, ['queued'], now)) {
+    // Claimed only to look: nothing was sent.
+    if (await finishRow(db, recipientId, 'skipped', skipReason, ['sending'], now)) {
       campaignMessagesTotal.inc({ campaign: facts.campaignId, outcome: 'skipped' });
     }
     return 'skipped';
   }
-  if (!(await claimForSending(db, recipientId, today, now))) return 'not_queued';
 
   let message: RenderedMessage;
   try {
@@ -152,4 +131,41 @@ async function handleSendError(app: App, recipientId: string, campaignId: string
       throw new Error(`SES send failed for ledger row ${recipientId}: ${reason}`, { cause: error });
     }
   }
+}
+
+/** Why the person must not get the message now (eligibility, then the send policy), or null. */
+function skipReasonOf(facts: RecipientFacts): string | null {
+  const ineligible = ineligibilityReason(facts);
+  if (ineligible !== null) return ineligible;
+  const policy = decideSendPolicy({ kind: 'campaign', isPrimary: facts.isPrimary, verified: facts.verified, suppression: facts.suppression });
+  return policy.allowed ? null : policy.reason;
+}
+
+/** A row the fast path could not claim: find out why and settle it. */
+async function settleUnclaimable(app: App, recipientId: string, now: Date): Promise<DeliveryOutcome> {
+  const { db } = app;
+  const facts = await loadRecipientFacts(db, recipientId);
+  if (!facts) return 'missing';
+  if (facts.status === 'sending') {
+    const marked = await finishRow(db, recipientId, 'failed', 'unknown_outcome_after_crash', ['sending'], now);
+    if (marked) app.log.warn({ recipientId }, 'ledger row was left sending by a process that died; SES may have taken it, not resending');
+    return 'unknown_outcome';
+  }
+  if (facts.status !== 'queued') return 'not_queued';
+  if (facts.campaignStatus === 'paused' || facts.campaignStatus === 'scheduled' || facts.campaignStatus === 'draft') {
+    // Left queued: resuming the campaign enqueues it again.
+    return 'campaign_paused';
+  }
+  if (facts.campaignStatus !== 'running') {
+    await finishRow(db, recipientId, 'skipped', `campaign_${facts.campaignStatus}`, ['queued'], now);
+    return 'skipped';
+  }
+  if (facts.sendDay !== utcDay(now)) {
+    // Queued against another day's budget: a later tick counts it against its own day.
+    await releaseToPending(db, recipientId, now);
+    return 'deferred';
+  }
+  // Queued for today in a running campaign, yet not claimable: its address row is gone.
+  await finishRow(db, recipientId, 'skipped', skipReasonOf(facts) ?? 'address_removed', ['queued'], now);
+  return 'skipped';
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -8,22 +8,6 @@ import type { Database, RecipientStatus } from '../db/database.js';
  */
 
 type Db = Kysely<Database>;
-
-/** queued (for `day`) → sending, stamped, while the campaign runs; true when this caller won the row. */
-export async function claimForSending(db: Db, id: string, day: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('campaign_recipients')
-    .set({ status: 'sending', sending_at: now, attempts: sql`attempts + 1`, updated_at: now })
-    .where('id', '=', id)
-    .where('status', '=', 'queued')
-    .where('send_day', '=', day)
-    // A pause or cancel that landed since the row was checked wins.
-    .where(({ exists, selectFrom }) =>
-      exists(selectFrom('campaigns').select('campaigns.id').whereRef('campaigns.id', '=', 'campaign_recipients.campaign_id').where('campaigns.status', '=', 'running')),
-    )
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
 
 /** sending → sent with the SES MessageId. */
 export async function recordSent(db: Db, id: string, messageId: string, now: Date): Promise<boolean> {

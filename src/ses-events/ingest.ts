@@ -221,7 +221,7 @@ async function writeEvent(
     WITH ev AS (
       INSERT INTO email_events (sns_message_id, sns_type, topic_arn, event_type, sub_type, ses_message_id, campaign_id, campaign_recipient_id, outcome, payload, occurred_at)
       SELECT ${input.snsMessageId}, 'Notification', ${input.topicArn}, ${event.type}, ${event.subType}, ${event.sesMessageId},
-        COALESCE(l.campaign_id, ${event.campaignId}::bigint), COALESCE(l.id, ${event.recipientId}::bigint), ${outcome}, ${JSON.stringify(event.payload)}::jsonb, ${event.occurredAt}
+        COALESCE(l.campaign_id, ${event.campaignId}::bigint), COALESCE(l.id, ${event.recipientId}::bigint), ${outcome}, ${event.payloadJson}::jsonb, ${event.occurredAt}
       FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT cr.id, cr.campaign_id FROM campaign_recipients cr WHERE ${match} LIMIT 1) l ON true
       ON CONFLICT ON CONSTRAINT email_events_sns_message_id_key DO NOTHING
       RETURNING id, campaign_id, campaign_recipient_id

@@ -23,8 +23,10 @@ export interface SesEvent {
   readonly sentAt: Date | null;
   readonly campaignId: string | null;
   readonly recipientId: string | null;
-  /** The parsed SES document (or `{ raw }` when it is not JSON), stored in email_events.payload. */
+  /** The parsed SES document (or `{ raw }` when it is not JSON). */
   readonly payload: unknown;
+  /** `payload` as JSON text for email_events.payload, without what jsonb refuses (NUL, lone surrogates). */
+  readonly payloadJson: string;
   /** What support needs to see in the audit row: short, no message content. */
   readonly summary: Record<string, unknown>;
 }
@@ -40,6 +42,9 @@ export function parseSesEvent(message: string): SesEvent {
     return unknownEvent('Unparseable', { raw: message.slice(0, 4096) });
   }
   if (!isObject(document)) return unknownEvent('Unparseable', { raw: message.slice(0, 4096) });
+  // The message text is already the JSON to store (re-serialising costs as much as parsing), unless
+  // it escapes characters PostgreSQL refuses (NUL, lone surrogates): only then is it cleaned and rebuilt.
+  const payloadJson = message.includes('\\u') ? JSON.stringify(cleanJson(document)) : message;
   const type = str(document.eventType) ?? str(document.notificationType) ?? 'Unknown';
   const mail = obj(document.mail);
   const tags = obj(mail.tags);
@@ -50,6 +55,7 @@ export function parseSesEvent(message: string): SesEvent {
     campaignId: idTag(tags.campaign_id),
     recipientId: idTag(tags.recipient_id),
     payload: document,
+    payloadJson,
   };
   const destination = list(mail.destination).map(addressOf);
 
@@ -91,7 +97,7 @@ export function parseSesEvent(message: string): SesEvent {
 }
 
 function finish(
-  base: Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'payload'>,
+  base: Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'payload' | 'payloadJson'>,
   kind: AddressEventKind,
   subType: string | null,
   recipients: Array<string | null>,
@@ -128,6 +134,7 @@ function unknownEvent(type: string, payload: unknown): SesEvent {
     campaignId: null,
     recipientId: null,
     payload,
+    payloadJson: JSON.stringify(cleanJson(payload)),
     summary: { eventType: type },
   };
 }
@@ -145,7 +152,19 @@ function list(value: unknown): unknown[] {
 }
 
 function str(value: unknown): string | null {
-  return typeof value === 'string' && value !== '' ? value : null;
+  return typeof value === 'string' && value !== '' ? cleanText(value) : null;
+}
+
+/** Drops NUL and replaces lone surrogates: PostgreSQL text and jsonb refuse both. */
+function cleanText(value: string): string {
+  return value.replaceAll('\u0000', '').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+function cleanJson(value: unknown): unknown {
+  if (typeof value === 'string') return cleanText(value);
+  if (Array.isArray(value)) return value.map(cleanJson);
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [cleanText(key), cleanJson(item)]));
+  return value;
 }
 
 function date(value: unknown): Date | null {
@@ -156,11 +175,13 @@ function date(value: unknown): Date | null {
 
 /** "Name <a@b>" or "a@b" → "a@b", lower-cased; null when it is not an address. */
 function addressOf(value: unknown): string | null {
-  const text = str(value);
-  if (text === null) return null;
+  // An address PostgreSQL could not store as it is (NUL, lone surrogate) is nobody's address: never "clean" it into another one.
+  if (typeof value !== 'string' || value === '' || cleanText(value) !== value) return null;
+  const text = value;
   const bracketed = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
   const address = (bracketed?.[1] ?? text).trim().toLowerCase();
-  return /^[^\s@]+@[^\s@]+$/.test(address) ? address : null;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
+  return /^[^\s@\u0000-\u001f\u007f]+@[^\s@\u0000-\u001f\u007f]+$/.test(address) ? address : null;
 }
 
 /** A bigint id from a tag (tags arrive as arrays of strings); anything else is ignored. */

@@ -48,6 +48,8 @@ export function parseSnsMessage(body: string): ParseResult {
       return { ok: false, problem: `${field} is not a string` };
     }
   }
+  // eslint-disable-next-line no-control-regex -- a genuine SNS MessageId is a UUID; control characters mean forgery
+  if (/[\u0000-\u001f]/.test(record.MessageId as string)) return { ok: false, problem: 'MessageId contains control characters' };
   const type = record.Type as string;
   if (!(SNS_MESSAGE_TYPES as readonly string[]).includes(type)) return { ok: false, problem: `Type ${JSON.stringify(type)} is not an SNS message type` };
   if (record.SignatureVersion !== '1' && record.SignatureVersion !== '2') {

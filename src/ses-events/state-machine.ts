@@ -27,6 +27,9 @@ import type { SuppressionReason } from '../mail/suppressions.js';
  *   happened after it (of messages not delivered), an older delivery arriving
  *   late only takes back its own message's bounces (out-of-office replies).
  *   A count reached before any event was recorded is dropped by a delivery.
+ *   The one order-dependent step: once a count passed the limit the address
+ *   keeps `soft_bounce`, even if a delivery that happened earlier arrives
+ *   later and lowers the count (reasons are never cleared by events).
  * - Reason rank: complaint > manual > hard_bounce > soft_bounce. A reason is
  *   only ever replaced by a stronger one, so a late delivery or soft bounce
  *   never weakens or clears a hard bounce or complaint. The same rank governs

@@ -44,3 +44,20 @@ describe('SES payloads', () => {
     expect(parseSesEvent('{"eventType":"Bounce","mail":{"tags":{"campaign_id":["1; drop"]}}}').campaignId).toBeNull();
   });
 });
+
+describe('text PostgreSQL would refuse', () => {
+  it('drops NUL and lone surrogates from stored text and refuses addresses with control characters', () => {
+    const message = sampleSesEvent('hard_bounce', { to: ['nul\u0000@example.net', 'ok@example.net'], subType: 'General\u0000\ud800' });
+    const event = parseSesEvent(message);
+    expect(event.recipients).toEqual(['ok@example.net']);
+    expect(event.subType).toBe('Permanent/General\ufffd');
+    expect(event.payloadJson).not.toMatch(/\\u0000|\\ud800/);
+    expect(JSON.parse(event.payloadJson)).toMatchObject({ eventType: 'Bounce' });
+    expect(parseSesEvent('not json \u0000').payloadJson).not.toContain('\\u0000');
+  });
+
+  it('stores the message text as it came when nothing needs cleaning', () => {
+    const message = sampleSesEvent('delivery', { to: 'x@example.net' });
+    expect(parseSesEvent(message).payloadJson).toBe(message);
+  });
+});

@@ -65,6 +65,19 @@ describe('POST /webhooks/ses accepts genuine SNS messages', () => {
     expect(row).toEqual({ outcome: 'unknown_address', event_type: 'Bounce', sub_type: 'Permanent/General' });
   });
 
+  it('stores a genuine event whose text PostgreSQL would refuse (NUL, lone surrogate) instead of failing it forever', async () => {
+    const address = await addAddress(env.db);
+    const nasty = hook.signer.signedNotification({
+      topicArn: TOPIC,
+      message: sampleSesEvent('hard_bounce', { to: [address.email, 'nul\u0000@example.net'], subType: 'General\u0000\ud800' }),
+    });
+    const response = await post(hook.server, nasty);
+    expect(response.statusCode).toBe(200);
+    expect(await addressState(env.db, address.emailId)).toMatchObject({ reason: 'hard_bounce' });
+    const notJson = hook.signer.signedNotification({ topicArn: TOPIC, message: 'not json at all \u0000' });
+    expect((await post(hook.server, notJson)).statusCode).toBe(200);
+  });
+
   it('records an unknown event type and a Message that is not JSON, answering 200', async () => {
     const open = hook.signer.signedNotification({ topicArn: TOPIC, message: sampleSesEvent('unknown', { to: 'a@example.net' }) });
     const text = hook.signer.signedNotification({ topicArn: TOPIC, message: 'hello, this is not SES' });
