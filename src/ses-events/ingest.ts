@@ -63,7 +63,7 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
   const { event } = input;
   const rule = TRANSITIONS[event.kind];
 
-  // 1. Lock the addresses and read what this SES message already did to them.
+  // 1. Lock the addresses and read what earlier SES events did to them.
   //    Nothing is written yet, so a duplicate costs no writes.
   const locked = rule.touchesAddress ? await lockEmails(trx, event.recipients) : [];
   const found = new Map(locked.map((row) => [row.lower_email, row]));

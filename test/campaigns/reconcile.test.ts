@@ -67,6 +67,22 @@ describe('reconcile', () => {
   });
 });
 
+describe('retries', () => {
+  it('puts a row back to queued on a network error, and fails it on the last attempt', async () => {
+    const id = await newCampaign('network', 1);
+    await runCampaignTick(app, id);
+    const row = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', id).executeTakeFirstOrThrow();
+    const ses = new FakeSes(() => Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error', code: 'ECONNREFUSED' }));
+    await expect(deliverCampaignMessage(app, row.id, { ses, attemptsMade: 0, maxAttempts: 8 })).rejects.toThrow('ECONNREFUSED');
+    expect(await ledgerByStatus(env.db, id)).toEqual({ queued: 1 });
+    await expect(deliverCampaignMessage(app, row.id, { ses, attemptsMade: 7, maxAttempts: 8 })).rejects.toThrow('ECONNREFUSED');
+    const failed = await env.db.selectFrom('campaign_recipients').select(['status', 'reason', 'attempts']).where('id', '=', row.id).executeTakeFirstOrThrow();
+    expect(failed).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(failed.reason).toContain('gave up after 8 attempts');
+    expect(ses.accepted).toHaveLength(0);
+  });
+});
+
 describe('reputation guard', () => {
   it('pauses a running campaign whose bounce rate passes the limit after the minimum sample, and show says why', async () => {
     const id = await newCampaign('guard', 0);
