@@ -13,8 +13,8 @@ export const crashScenario: Scenario = {
   name: 'crash',
   title: 'worker SIGKILLed at random moments of a campaign, then restarted',
   async run(ctx) {
-    const recipients = ctx.short ? 600 : 10_000;
-    const kills = ctx.short ? 3 : 10;
+    const recipients = ctx.short ? 400 : 10_000;
+    const kills = ctx.short ? 2 : 10;
     const rate = ctx.short ? 50 : 100;
     let killed = 0;
     const result = await runCampaignScenario(

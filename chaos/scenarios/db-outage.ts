@@ -18,10 +18,10 @@ export const dbOutageScenario: Scenario = {
   name: 'db-outage',
   title: 'database connections refused and terminated mid-campaign and mid-webhook-load',
   async run(ctx) {
-    const recipients = ctx.short ? 600 : 3_000;
+    const recipients = ctx.short ? 400 : 3_000;
     const rate = ctx.short ? 40 : 60;
-    const outageMs = ctx.short ? 6_000 : 15_000;
-    const webhookMessages = ctx.short ? 300 : 1_200;
+    const outageMs = ctx.short ? 5_000 : 15_000;
+    const webhookMessages = ctx.short ? 200 : 1_200;
     const { signer, certCacheDir } = await localSigner();
     const statuses = { duringOutage: new Map<number, number>(), otherwise: new Map<number, number>() };
     let outage = false;

@@ -13,8 +13,8 @@ export const duplicatesScenario: Scenario = {
   name: 'duplicates',
   title: 'genuine SNS messages delivered 1–3 times in random order',
   async run(ctx) {
-    const count = ctx.short ? 400 : 2_000;
-    const addresses = ctx.short ? 100 : 400;
+    const count = ctx.short ? 300 : 2_000;
+    const addresses = ctx.short ? 80 : 400;
     const { signer, certCacheDir } = await localSigner();
     const messages = genuineMessages(signer, await Promise.resolve(Array.from({ length: addresses }, (_, i) => `w${i + 1}@chaos.example.org`)), count);
     const deliveries = messages.flatMap((message) => Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => message));

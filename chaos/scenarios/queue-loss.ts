@@ -17,7 +17,7 @@ export const queueLossScenario: Scenario = {
   name: 'queue-loss',
   title: 'Redis keys deleted mid-campaign and mid-sweep, then reverify reconcile',
   async run(ctx) {
-    const recipients = ctx.short ? 600 : 5_000;
+    const recipients = ctx.short ? 400 : 5_000;
     const rate = ctx.short ? 50 : 100;
     const notes: string[] = [];
     let flushed = 0;
@@ -65,11 +65,12 @@ export const queueLossScenario: Scenario = {
 
 /** The sweep half: an expiry sweep the worker runs from its queue loses its keys halfway. */
 async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed: number; peakMb: number; pass: boolean; notes: string[] }> {
-  const accounts = ctx.short ? 3_000 : 20_000;
+  const accounts = ctx.short ? 2_000 : 20_000;
   const scratch = await createScratch('queue_loss_sweep');
   const notes: string[] = [];
-  // Sweeps every 10 s, so a lost schedule shows as accounts nobody expires.
-  const env = reverifyEnv(scratch, { SWEEP_BATCH_SIZE: '25', SWEEP_CRON: '*/10 * * * * *', LOG_LEVEL: 'info' });
+  // Sweeps every few seconds, so a lost schedule shows as accounts nobody expires.
+  const period = ctx.short ? 5 : 10;
+  const env = reverifyEnv(scratch, { SWEEP_BATCH_SIZE: '25', SWEEP_CRON: `*/${period} * * * * *`, LOG_LEVEL: 'info' });
   const worker = new ReverifyProcess('worker', ['worker'], env);
   try {
     await insertDueTemporaryAccounts(scratch.db, accounts);
@@ -91,7 +92,7 @@ async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed
     const after = await waitFor('every due account expired', async () => {
       const left = await sweepLeftovers(scratch.db);
       return left.unexpired === 0 && left.openSessions === 0 && left.openTokens === 0 ? left : undefined;
-    }, 30_000).catch(async () => sweepLeftovers(scratch.db));
+    }, 3 * period * 1000).catch(async () => sweepLeftovers(scratch.db));
     const runs = await scratch.db.selectFrom('sweep_runs').select(['id', 'outcome', 'processed']).orderBy('id').execute();
     notes.push(`sweep end state: ${JSON.stringify(after)}; sweep_runs ${runs.map((r) => `#${r.id} ${r.outcome} ${r.processed}`).join(', ')}`);
     // Accounts that fall due after the loss are the next night's work: only a schedule that came back expires them.
@@ -100,11 +101,11 @@ async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed
     const next = await waitFor('accounts due after the loss expired by the schedule', async () => {
       const left = await sweepLeftovers(scratch.db);
       return left.unexpired === 0 ? left : undefined;
-    }, 30_000).catch(async () => sweepLeftovers(scratch.db));
+    }, 3 * period * 1000).catch(async () => sweepLeftovers(scratch.db));
     const lost = after.unexpired + next.unexpired;
     if (next.unexpired > 0) {
       notes.push(
-        `${next.unexpired} of ${later} accounts that fell due after the loss were not expired within 30 s (3 periods of SWEEP_CRON=*/10 s): ` +
+        `${next.unexpired} of ${later} accounts that fell due after the loss were not expired within ${3 * period} s (3 periods of SWEEP_CRON=*/${period} s): ` +
           'the fixed schedules (sweep-expire, sweep-remind, reconcile) are not put back by reconcile, only by restarting the worker',
       );
     }

@@ -11,7 +11,7 @@ export const sesFaultsScenario: Scenario = {
   name: 'ses-faults',
   title: 'SES answering 429, 500, resets and timeouts at set rates',
   async run(ctx) {
-    const recipients = ctx.short ? 500 : 3_000;
+    const recipients = ctx.short ? 300 : 3_000;
     const rate = ctx.short ? 20 : 40;
     const faults = { throttle: 0.08, serverError: 0.05, reset: 0.03, timeout: 0.01 };
     const result = await runCampaignScenario(

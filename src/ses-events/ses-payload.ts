@@ -167,10 +167,12 @@ function cleanJson(value: unknown): unknown {
   return value;
 }
 
+/** An ISO time SES could have meant; anything else (including years PostgreSQL cannot store) is unknown. */
 function date(value: unknown): Date | null {
   if (typeof value !== 'string') return null;
   const parsed = new Date(value);
-  return Number.isNaN(parsed.getTime()) ? null : parsed;
+  const year = parsed.getUTCFullYear();
+  return Number.isNaN(parsed.getTime()) || year < 1970 || year > 9999 ? null : parsed;
 }
 
 /** "Name <a@b>" or "a@b" → "a@b", lower-cased; null when it is not an address. */

@@ -30,3 +30,26 @@ export async function recordSubscriptionMessage(
     .executeTakeFirst();
   return inserted !== undefined;
 }
+
+/**
+ * Records a genuine Notification the database refused to store as it is (see
+ * the webhook): only the SNS envelope fields already checked, and the error.
+ * Returns false when it was already recorded.
+ */
+export async function recordUnstorable(db: Kysely<Database>, message: SnsMessage, problem: string): Promise<boolean> {
+  const inserted = await db
+    .insertInto('email_events')
+    .values({
+      sns_message_id: message.MessageId,
+      sns_type: message.Type,
+      topic_arn: message.TopicArn,
+      event_type: 'Unstorable',
+      outcome: 'unstorable',
+      payload: JSON.stringify({ problem: problem.replaceAll('\u0000', '').slice(0, 500), Timestamp: message.Timestamp }),
+      occurred_at: new Date(message.Timestamp),
+    })
+    .onConflict((oc) => oc.constraint('email_events_sns_message_id_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}

@@ -11,7 +11,7 @@ import { ingestNotification } from './ingest.js';
 import { parseSesEvent } from './ses-payload.js';
 import { parseSnsMessage, parseSnsTimestamp, type SnsMessage } from './sns-message.js';
 import { verifySnsSignature } from './sns-signature.js';
-import { recordSubscriptionMessage } from './subscription.js';
+import { recordSubscriptionMessage, recordUnstorable } from './subscription.js';
 
 /**
  * The SNS endpoint's decisions, independent of HTTP: who is refused and with
@@ -107,6 +107,7 @@ export function createSnsWebhook(options: SnsWebhookOptions): SnsWebhook {
         softBounceLimit: config.SOFT_BOUNCE_LIMIT,
       });
     } catch (error) {
+      if (isPoison(error)) return unstorable(message, parsed.type, error);
       log.error({ err: error, snsMessageId: message.MessageId }, 'SES event not stored; answering 503 so SNS retries');
       return reject('unavailable', 503, 'the database is unavailable; SNS will retry');
     }
@@ -126,6 +127,24 @@ export function createSnsWebhook(options: SnsWebhookOptions): SnsWebhook {
     // Nothing of ours was concerned (an address we do not know, an event type we do not handle): recorded, and said so.
     const ignored = result.outcome.split(',').every((part) => part === 'unknown_address' || part === 'unknown_type');
     return { status: 200, body: { status: ignored ? 'ignored' : 'processed', outcome: result.outcome } };
+  }
+
+  /**
+   * A genuine message whose contents the database refuses (a data error, not
+   * an outage) would fail the same way on every SNS retry: keep a record of
+   * it, say so loudly, and answer 200 so SNS stops.
+   */
+  async function unstorable(message: SnsMessage, type: string, error: unknown): Promise<WebhookReply> {
+    const code = (error as { code?: string }).code ?? 'unknown';
+    try {
+      await recordUnstorable(db, message, `${code}: ${(error as Error).message}`);
+    } catch (recordError) {
+      log.error({ err: recordError, snsMessageId: message.MessageId }, 'SES event not stored; answering 503 so SNS retries');
+      return reject('unavailable', 503, 'the database is unavailable; SNS will retry');
+    }
+    log.error({ err: error, snsMessageId: message.MessageId, type }, 'SES event refused by the database: recorded as unstorable, its effects NOT applied');
+    sesEventsTotal.inc({ type, outcome: 'unstorable' });
+    return { status: 200, body: { status: 'ignored', outcome: 'unstorable' } };
   }
 
   async function subscription(message: SnsMessage): Promise<WebhookReply> {
@@ -173,4 +192,14 @@ export function createSnsWebhook(options: SnsWebhookOptions): SnsWebhook {
       return message.Type === 'Notification' ? notification(message) : subscription(message);
     },
   };
+}
+
+/**
+ * PostgreSQL errors about the data itself (data exception, integrity, program
+ * limit): retrying cannot help. A unique violation is left out: it can come
+ * from a race that a retry resolves.
+ */
+function isPoison(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code) && code !== '23505';
 }

@@ -56,6 +56,11 @@ describe('text PostgreSQL would refuse', () => {
     expect(parseSesEvent('not json \u0000').payloadJson).not.toContain('\\u0000');
   });
 
+  it('treats times no mail system could have meant as unknown', () => {
+    const message = sampleSesEvent('delivery', { to: 'x@example.net' }).replaceAll(/"timestamp":"[^"]+"/g, '"timestamp":"-010000-01-01T00:00:00.000Z"');
+    expect(parseSesEvent(message)).toMatchObject({ occurredAt: null, sentAt: null });
+  });
+
   it('stores the message text as it came when nothing needs cleaning', () => {
     const message = sampleSesEvent('delivery', { to: 'x@example.net' });
     expect(parseSesEvent(message).payloadJson).toBe(message);

@@ -78,6 +78,20 @@ describe('POST /webhooks/ses accepts genuine SNS messages', () => {
     expect((await post(hook.server, notJson)).statusCode).toBe(200);
   });
 
+  it('records a genuine message the database cannot store as unstorable and answers 200, so SNS does not retry it forever', async () => {
+    const address = await addAddress(env.db);
+    // An SES message id far beyond what a btree index entry can hold: PostgreSQL refuses the row (54000).
+    const hugeId = Array.from({ length: 400 }, () => crypto.randomUUID()).join('');
+    const message = hook.signer.signedNotification({ topicArn: TOPIC, message: sampleSesEvent('hard_bounce', { to: address.email, sesMessageId: hugeId }) });
+    const first = await post(hook.server, message);
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toEqual({ status: 'ignored', outcome: 'unstorable' });
+    expect((await post(hook.server, message)).statusCode).toBe(200);
+    const rows = await env.db.selectFrom('email_events').select(['outcome', 'event_type']).where('sns_message_id', '=', message.MessageId).execute();
+    expect(rows).toEqual([{ outcome: 'unstorable', event_type: 'Unstorable' }]);
+    expect(await addressState(env.db, address.emailId)).toMatchObject({ reason: null });
+  });
+
   it('records an unknown event type and a Message that is not JSON, answering 200', async () => {
     const open = hook.signer.signedNotification({ topicArn: TOPIC, message: sampleSesEvent('unknown', { to: 'a@example.net' }) });
     const text = hook.signer.signedNotification({ topicArn: TOPIC, message: 'hello, this is not SES' });
