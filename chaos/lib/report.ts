@@ -59,6 +59,15 @@ export async function writeReliabilityReport(path: string, rows: readonly Scenar
     ...rows.flatMap((row) => [`### ${row.scenario}`, '', ...(row.notes.length > 0 ? row.notes.map((note) => `- ${note}`) : ['- (none)']), '']),
   ];
   lines.push(
+    '## Found by this suite on 2026-11-24, no longer seen in later runs the same day',
+    '',
+    '- db-outage: a worker exited (unhandled `error` event of a checked-out pg client, 57P01) when its backend was',
+    '  terminated between two statements of a transaction; fixed in `src/db/connect.ts` (an error listener on every client).',
+    '- hostile-webhook: a genuine, signed notification with a NUL byte in an address or in the Message was answered 503',
+    '  ("database unavailable") because PostgreSQL refuses NUL in text and jsonb, so SNS would have retried it forever.',
+    '- duplicates (--short, twice): soft-bounce counts depended on arrival order (a Delivery reset the count as it',
+    '  arrived); the later short and full runs ended in the once-in-order state.',
+    '',
     '## What this suite does not do',
     '',
     '- It never restarts the PostgreSQL server (other people share it): the database outage is this scenario\'s database',

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { jobs } from '../../jobs/registry.js';
 import { createApp, type App } from '../app.js';
 import { reconcile } from '../campaigns/reconcile.js';
 import { loadConfig, type Config } from '../config.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
 import { startServer } from '../http/start-server.js';
-import { startWorkers } from '../queue/worker.js';
+import { startProcessing } from '../processing.js';
 import { ensureDemoCampaign, ensureDemoData } from './demo.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startLocalSes } from './local-ses.js';
@@ -123,7 +122,7 @@ export async function startDevStack(options: DevOptions): Promise<DevStack> {
 
     const server = await startServer(app, { port, host: '127.0.0.1' });
     stops.push(() => server.close());
-    const workers = await startWorkers(app, jobs);
+    const workers = await startProcessing(app);
     stops.push(() => workers.close(10_000));
     // The dev Redis starts empty: put back the schedules and send jobs of a campaign an earlier run left unfinished.
     await reconcile(app);

@@ -5,6 +5,7 @@ import { jobLogger } from '../logger.js';
 import { createRedis, type RedisConnection } from './connection.js';
 import type { AnyJob } from './job.js';
 import { ALL_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
+import { registerFixedSchedules, watchSchedules } from './schedules.js';
 
 export interface RunningWorkers {
   readonly workers: readonly Worker[];
@@ -43,7 +44,14 @@ export function sendLimiter(config: Pick<Config, 'SES_MAX_SEND_RATE'>): { max: n
 export async function startWorkers(
   app: App,
   registry: readonly AnyJob[],
-  options: { queues?: readonly QueueName[]; concurrency?: Partial<Record<QueueName, number>>; limiter?: boolean } = {},
+  options: {
+    queues?: readonly QueueName[];
+    concurrency?: Partial<Record<QueueName, number>>;
+    limiter?: boolean;
+    /** Called when Redis is found to have lost the schedules (see watchSchedules). */
+    onSchedulesLost?: () => Promise<unknown>;
+    scheduleCheckMs?: number;
+  } = {},
 ): Promise<RunningWorkers> {
   const byName = new Map(registry.map((definition) => [definition.name, definition]));
   const wanted = options.queues ?? ALL_QUEUES;
@@ -73,6 +81,7 @@ export async function startWorkers(
   }
 
   await registerFixedSchedules(app, registry);
+  const watch = options.onSchedulesLost ? watchSchedules(app, registry, options.onSchedulesLost, options.scheduleCheckMs) : undefined;
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
   let closing: Promise<void> | undefined;
@@ -80,6 +89,7 @@ export async function startWorkers(
     workers,
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
+        watch?.stop();
         // pause() stops taking jobs and resolves once the active ones are done;
         // close(true) then does not wait again. A close() cannot be upgraded to
         // a forced one later, hence this order.
@@ -112,15 +122,4 @@ async function runJob(app: App, byName: Map<string, AnyJob>, job: Job, token: st
   const result = await definition.handle(parsed.data, { app, job, log, token });
   log.debug({ ms: Date.now() - started }, 'job done');
   return result;
-}
-
-/** Upserts the cron schedules jobs declare; upserting by a fixed id never duplicates them. */
-async function registerFixedSchedules(app: App, registry: readonly AnyJob[]): Promise<void> {
-  for (const definition of registry) {
-    const schedule = definition.schedule?.(app.config);
-    if (!schedule) continue;
-    await app.queues
-      .get(definition.queue)
-      .upsertJobScheduler(definition.name, { pattern: schedule.pattern, tz: 'UTC' }, { name: definition.name, data: schedule.data });
-  }
 }

@@ -91,6 +91,8 @@ describe('reverify campaign (CLI)', () => {
   });
 
   it('reconcile --json reports what it re-enqueued', async () => {
+    // No worker ever ran on this queue prefix: the fixed schedules (sweeps, reconcile) are missing at first.
+    expect(json(await inProcess(reconcileCommand, '--json'))).toEqual({ requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 3 });
     expect(json(await inProcess(reconcileCommand, '--json'))).toEqual({ requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 0 });
   });
 });

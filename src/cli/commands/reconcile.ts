@@ -1,6 +1,6 @@
 import { createApp } from '../../app.js';
-import { reconcile } from '../../campaigns/reconcile.js';
 import { loadConfig } from '../../config.js';
+import { reconcileQueue } from '../../processing.js';
 import { parseFlags, printResult, UsageError, type Command } from '../command.js';
 
 export const reconcileCommand: Command = {
@@ -14,8 +14,9 @@ queued campaign recipient of a running campaign whose send job is missing gets
 it back (same job id, so nothing is doubled); rows queued for an earlier day go
 back to pending for a new day's budget; rows left "sending" for over 15
 minutes by a process that died are failed as unknown_outcome_after_crash (SES
-may have taken them, so they are never resent); missing campaign schedules
-are registered again. The worker also runs this on RECONCILE_CRON.
+may have taken them, so they are never resent); missing schedules (campaign ticks,
+sweeps, reconcile itself) are registered again. A running worker does the
+same by itself within a minute of finding its schedules gone. The worker also runs this on RECONCILE_CRON.
 
 --json prints {"requeued", "released", "unknownOutcome", "schedulesRestored"}.`,
   async run(argv) {
@@ -23,7 +24,7 @@ are registered again. The worker also runs this on RECONCILE_CRON.
     if (positionals.length > 0) throw new UsageError(`reconcile takes no arguments, got "${positionals.join(' ')}"`);
     const app = createApp(loadConfig());
     try {
-      const result = await reconcile(app);
+      const result = await reconcileQueue(app);
       printResult(values.json, result, () =>
         `Re-enqueued ${result.requeued} lost send jobs; released ${result.released} rows queued for an earlier day; ` +
           `${result.unknownOutcome} rows left sending by a crash marked failed; ${result.schedulesRestored} schedules restored.`,

@@ -1,9 +1,7 @@
-import { jobs } from '../../../jobs/registry.js';
 import { createApp } from '../../app.js';
-import { restoreCampaignSchedules } from '../../campaigns/schedule.js';
 import { describeConfig, loadConfig } from '../../config.js';
 import { startServer } from '../../http/start-server.js';
-import { startWorkers } from '../../queue/worker.js';
+import { startProcessing } from '../../processing.js';
 import { intFlag, parseFlags, printResult, type Command } from '../command.js';
 import { untilShutdownSignal } from '../lifecycle.js';
 
@@ -33,9 +31,7 @@ for up to --shutdown-timeout seconds (default 30). --json prints
       await app.close();
       throw error;
     });
-    const workers = await startWorkers(app, jobs);
-    // Campaign tick schedules live in Redis; a flushed or new Redis gets them back from the database.
-    await restoreCampaignSchedules(app);
+    const workers = await startProcessing(app);
     app.log.info({ port: running.port, queues: workers.workers.map((w) => w.name) }, 'worker and server ready');
     printResult(values.json, { url: running.url, port: running.port, dashboard, queues: workers.workers.map((w) => w.name) }, () => `reverify listening on ${running.url} (dashboard ${dashboard ? 'on' : 'off'})`);
     await untilShutdownSignal(app.log, async () => {

@@ -1,8 +1,6 @@
-import { jobs } from '../../../jobs/registry.js';
 import { createApp } from '../../app.js';
-import { restoreCampaignSchedules } from '../../campaigns/schedule.js';
 import { describeConfig, loadConfig } from '../../config.js';
-import { startWorkers } from '../../queue/worker.js';
+import { startProcessing } from '../../processing.js';
 import { parseFlags, type Command } from '../command.js';
 import { untilShutdownSignal } from '../lifecycle.js';
 
@@ -22,9 +20,7 @@ active ones finish for up to --shutdown-timeout seconds (default 30).`,
     const config = loadConfig(process.env, ['MAIL_FROM']);
     const app = createApp(config);
     app.log.info({ config: describeConfig(config) }, 'starting worker');
-    const workers = await startWorkers(app, jobs);
-    // Campaign tick schedules live in Redis; a flushed or new Redis gets them back from the database.
-    await restoreCampaignSchedules(app);
+    const workers = await startProcessing(app);
     app.log.info({ queues: workers.workers.map((w) => w.name) }, 'worker ready');
     await untilShutdownSignal(app.log, async () => {
       await workers.close(timeoutSeconds * 1000);
