@@ -80,7 +80,7 @@ export class FaultProxy {
     const parts: string[] = [];
     for (const seconds of [1, 2, 5, 10]) {
       const peak = this.peakInWindow(seconds * 1000);
-      const bound = rate * (seconds + 1);
+      const bound = Math.floor(rate * seconds);
       worst = Math.max(worst, peak / bound);
       parts.push(`${peak} in ${seconds} s (bound ${bound})`);
     }

@@ -13,13 +13,13 @@ export interface SesSender {
 
 /** Builds an SESv2Client from the configuration. */
 export function createSesClient(config: Pick<Config, 'AWS_REGION' | 'SES_ENDPOINT'>): SESv2Client {
-  // Without timeouts a silent SES holds a send slot forever; a timed-out
-  // request is retried like any network error.
-  const requestHandler = { connectionTimeout: 5_000, requestTimeout: 30_000 };
-  if (config.SES_ENDPOINT === undefined) return new SESv2Client({ region: config.AWS_REGION, requestHandler });
+  // Without timeouts a silent SES holds a send slot forever. maxAttempts 1:
+  // the SDK's own retries would bypass the send queue's rate limiter and the
+  // ledger; every retry goes back through the queue instead.
+  const common = { region: config.AWS_REGION, maxAttempts: 1, requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 } };
+  if (config.SES_ENDPOINT === undefined) return new SESv2Client(common);
   return new SESv2Client({
-    region: config.AWS_REGION,
-    requestHandler,
+    ...common,
     endpoint: config.SES_ENDPOINT,
     // A local SES checks no signature; the SDK still wants credentials to sign with.
     credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' },
