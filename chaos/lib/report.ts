@@ -48,7 +48,7 @@ export async function writeReliabilityReport(path: string, rows: readonly Scenar
     'more than one message in the SES store outside the accept-before-record window. "5xx": answers of 500 and above other',
     'than the documented webhook 503. "peak memory": the highest resident set size of any reverify process of the scenario.',
     '',
-    'Send rate: the send queue\'s limiter lets one job out per ~20 ms window (src/queue/worker.ts sendLimiter), so starts',
+    'Send rate: the send queue\'s limiter lets one job out per 1/SES_MAX_SEND_RATE window (src/queue/worker.ts sendLimiter), so starts',
     'are never closer than 1/SES_MAX_SEND_RATE. The scenarios that judge the rate check the strict reading: at most',
     'T × SES_MAX_SEND_RATE messages accepted by SES in every sliding window of T = 1, 2, 5, 10 s. Arrivals at SES can be',
     'a little closer than the starts (the claim and render before SendEmail take varying time), which the notes show.',

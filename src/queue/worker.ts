@@ -29,15 +29,13 @@ const CONCURRENCY: Record<QueueName, number> = {
  * The send queue's limiter lives in Redis, so it caps the whole account's rate
  * however many worker processes run. BullMQ's limiter lets `max` jobs out at
  * the start of each `duration` window; with one 1-second window, two bursts
- * fall inside one sliding second (measured: 99 sends in a second at 50/s).
- * Short windows of ~20 ms keep every sliding second within `rate + max - 1`,
- * which is exactly `rate` up to 50/s. Fractional rates (0.5/s) become one job
- * per longer window.
+ * fall inside one sliding second (measured: 99 sends in a second at 50/s),
+ * and with `max` > 1 a sliding second can see `rate + max - 1`. One job per
+ * 1/rate window keeps every sliding second within the quota; the cost is a
+ * little throughput lost to the gap between windows at high rates.
  */
 export function sendLimiter(config: Pick<Config, 'SES_MAX_SEND_RATE'>): { max: number; duration: number } {
-  const rate = config.SES_MAX_SEND_RATE;
-  const max = Math.max(1, Math.floor(rate / 50));
-  return { max, duration: Math.ceil((1000 * max) / rate) };
+  return { max: 1, duration: Math.ceil(1000 / config.SES_MAX_SEND_RATE) };
 }
 
 /** Starts one BullMQ worker per queue that has jobs in `registry`, and registers fixed schedules. */

@@ -9,7 +9,7 @@ describe('sendLimiter', () => {
     expect((max * 1000) / duration).toBeGreaterThanOrEqual(rate * 0.98);
   });
 
-  it('releases one message per window up to 50/s, so no sliding second exceeds the quota', () => {
-    for (const rate of [1, 14, 49, 50]) expect(sendLimiter({ SES_MAX_SEND_RATE: rate }).max).toBe(1);
+  it('releases one message per window, so no sliding second exceeds the quota', () => {
+    for (const rate of [1, 14, 49, 50, 100, 200]) expect(sendLimiter({ SES_MAX_SEND_RATE: rate }).max).toBe(1);
   });
 });
