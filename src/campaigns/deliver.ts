@@ -7,7 +7,7 @@ import { sendMessage } from '../mail/send.js';
 import { classifySesError, describeSesError, type SesSender } from '../mail/ses-client.js';
 import { campaignMessagesTotal } from '../metrics.js';
 import { QUEUE_NAMES } from '../queue/names.js';
-import { issueVerificationToken } from '../verification/tokens.js';
+import { newVerificationToken } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { pauseAllCampaigns } from './campaigns.js';
 import { claimRecipient, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
@@ -50,7 +50,8 @@ export interface DeliveryContext {
 export async function deliverCampaignMessage(app: App, recipientId: string, ctx: DeliveryContext): Promise<DeliveryOutcome> {
   const { db, config } = app;
   const now = app.clock();
-  const facts = await claimRecipient(db, recipientId, utcDay(now), now);
+  const token = newVerificationToken(now, config.VERIFY_TOKEN_TTL_HOURS);
+  const facts = await claimRecipient(db, recipientId, utcDay(now), now, token);
   if (!facts) return settleUnclaimable(app, recipientId, now);
   const skipReason = skipReasonOf(facts);
   if (skipReason !== null) {
@@ -63,15 +64,6 @@ export async function deliverCampaignMessage(app: App, recipientId: string, ctx:
 
   let message: RenderedMessage;
   try {
-    const token = await issueVerificationToken(db, {
-      userId: facts.userId,
-      emailId: facts.emailId,
-      email: facts.plannedEmail,
-      purpose: 'campaign',
-      campaignRecipientId: recipientId,
-      now,
-      ttlHours: config.VERIFY_TOKEN_TTL_HOURS,
-    });
     const recipient = { username: facts.username, email: facts.plannedEmail, projects: facts.projects };
     message = renderCampaignMessage(config, facts.template, recipient, token);
   } catch (error) {

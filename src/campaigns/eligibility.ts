@@ -77,20 +77,35 @@ export function ineligibilityReason(facts: RecipientFacts): string | null {
  * queued, another day, campaign not running, address row gone): the caller
  * then loads the facts to find out why.
  */
-export async function claimRecipient(db: Kysely<Database>, recipientId: string, day: string, now: Date): Promise<RecipientFacts | undefined> {
+export async function claimRecipient(
+  db: Kysely<Database>,
+  recipientId: string,
+  day: string,
+  now: Date,
+  token: { tokenHash: string; expiresAt: Date },
+): Promise<RecipientFacts | undefined> {
+  // The token row is written in the same statement: the claim commits only
+  // with it, and only the render stands between the claim and SendEmail, so a
+  // crash leaves few rows whose outcome is unknown.
   const result = await sql<RecipientFacts>`
-    UPDATE campaign_recipients AS cr
-    SET status = 'sending', sending_at = ${now}, attempts = cr.attempts + 1, updated_at = ${now}
-    FROM campaigns c, users u, emails e
-    WHERE cr.id = ${recipientId} AND cr.status = 'queued' AND cr.send_day = ${day}::date
-      AND c.id = cr.campaign_id AND c.status = 'running' AND u.id = cr.user_id AND e.id = cr.email_id
-    RETURNING cr.id, cr.campaign_id AS "campaignId", cr.user_id AS "userId", cr.email_id AS "emailId",
-           cr.email AS "plannedEmail", cr.status, cr.send_day::text AS "sendDay",
-           c.status AS "campaignStatus", c.template,
-           u.username, u.is_active AS "isActive", u.is_temporary AS "isTemporary",
-           e.email AS "currentEmail", e.is_primary AS "isPrimary", e.verified, e.unverify_reason AS "unverifyReason",
-           (SELECT s.reason FROM suppressions s WHERE s.email = lower(e.email)) AS suppression,
-           EXISTS (SELECT 1 FROM roles r WHERE r.user_id = cr.user_id) AS "hasRole",
-           ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects`.execute(db);
+    WITH claimed AS (
+      UPDATE campaign_recipients AS cr
+      SET status = 'sending', sending_at = ${now}, attempts = cr.attempts + 1, updated_at = ${now}
+      FROM campaigns c, users u, emails e
+      WHERE cr.id = ${recipientId} AND cr.status = 'queued' AND cr.send_day = ${day}::date
+        AND c.id = cr.campaign_id AND c.status = 'running' AND u.id = cr.user_id AND e.id = cr.email_id
+      RETURNING cr.id, cr.campaign_id AS "campaignId", cr.user_id AS "userId", cr.email_id AS "emailId",
+             cr.email AS "plannedEmail", cr.status, cr.send_day::text AS "sendDay",
+             c.status AS "campaignStatus", c.template,
+             u.username, u.is_active AS "isActive", u.is_temporary AS "isTemporary",
+             e.email AS "currentEmail", e.is_primary AS "isPrimary", e.verified, e.unverify_reason AS "unverifyReason",
+             (SELECT s.reason FROM suppressions s WHERE s.email = lower(e.email)) AS suppression,
+             EXISTS (SELECT 1 FROM roles r WHERE r.user_id = cr.user_id) AS "hasRole",
+             ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects
+    ), issued AS (
+      INSERT INTO verification_tokens (token_hash, user_id, email_id, email, purpose, campaign_recipient_id, created_at, expires_at)
+      SELECT ${token.tokenHash}, "userId", "emailId", "plannedEmail", 'campaign', id, ${now}, ${token.expiresAt} FROM claimed
+    )
+    SELECT * FROM claimed`.execute(db);
   return result.rows[0];
 }

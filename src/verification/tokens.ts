@@ -27,17 +27,26 @@ export interface IssueTokenInput {
 }
 
 /** Issues a token for `input.email` and stores its hash; the returned token is never stored. */
+/**
+ * A new token and what is stored of it, for callers that write the row inside
+ * a larger statement (the campaign send claims its row and issues its token
+ * in one round trip).
+ */
+export function newVerificationToken(now: Date, ttlHours: number): { token: string; tokenHash: string; expiresAt: Date } {
+  if (!(ttlHours > 0)) throw new Error(`token lifetime must be a positive number of hours, got ${ttlHours}`);
+  const token = randomBytes(TOKEN_BYTES).toString('base64url');
+  return { token, tokenHash: hashToken(token), expiresAt: new Date(now.getTime() + ttlHours * 3_600_000) };
+}
+
 export async function issueVerificationToken(
   db: Kysely<Database>,
   input: IssueTokenInput,
 ): Promise<{ token: string; expiresAt: Date }> {
-  if (!(input.ttlHours > 0)) throw new Error(`token lifetime must be a positive number of hours, got ${input.ttlHours}`);
-  const token = randomBytes(TOKEN_BYTES).toString('base64url');
-  const expiresAt = new Date(input.now.getTime() + input.ttlHours * 3_600_000);
+  const { token, tokenHash, expiresAt } = newVerificationToken(input.now, input.ttlHours);
   await db
     .insertInto('verification_tokens')
     .values({
-      token_hash: hashToken(token),
+      token_hash: tokenHash,
       user_id: input.userId,
       email_id: input.emailId,
       email: input.email,
