@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { createDb } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { redisAnswers } from '../src/queue/connection.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, templateDatabaseName, withDatabase } from './helpers/services.js';
 
 declare module 'vitest' {
@@ -99,19 +99,6 @@ async function postgresAnswers(url: string): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => undefined);
-  }
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
   }
 }
 

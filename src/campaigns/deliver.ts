@@ -129,7 +129,13 @@ async function handleSendError(app: App, recipientId: string, campaignId: string
 function skipReasonOf(facts: RecipientFacts): string | null {
   const ineligible = ineligibilityReason(facts);
   if (ineligible !== null) return ineligible;
-  const policy = decideSendPolicy({ kind: 'campaign', isPrimary: facts.isPrimary, verified: facts.verified, suppression: facts.suppression });
+  const policy = decideSendPolicy({
+    kind: 'campaign',
+    isPrimary: facts.isPrimary,
+    verified: facts.verified,
+    suppression: facts.suppression,
+    userComplained: facts.userComplained,
+  });
   return policy.allowed ? null : policy.reason;
 }
 

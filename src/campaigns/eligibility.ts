@@ -26,6 +26,8 @@ export interface RecipientFacts {
   verified: boolean;
   unverifyReason: string | null;
   suppression: string | null;
+  /** Has any address of this user complained? Then none of them is mailed. */
+  userComplained: boolean;
   hasRole: boolean;
   projects: string[];
 }
@@ -40,6 +42,7 @@ export async function loadRecipientFacts(db: Kysely<Database>, recipientId: stri
            e.email AS "currentEmail", coalesce(e.is_primary, false) AS "isPrimary",
            coalesce(e.verified, false) AS verified, e.unverify_reason AS "unverifyReason",
            s.reason AS suppression,
+           EXISTS (SELECT 1 FROM emails c WHERE c.user_id = cr.user_id AND c.unverify_reason = 'complaint') AS "userComplained",
            EXISTS (SELECT 1 FROM roles r WHERE r.user_id = cr.user_id) AS "hasRole",
            ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects
     FROM campaign_recipients cr
@@ -66,6 +69,7 @@ export function ineligibilityReason(facts: RecipientFacts): string | null {
   if (facts.unverifyReason === 'complaint') return 'complained';
   if (facts.unverifyReason !== null) return `unverified_${facts.unverifyReason}`;
   if (facts.suppression !== null) return 'suppressed';
+  if (facts.userComplained) return 'complained_other_address';
   if (!facts.hasRole) return 'no_role';
   return null;
 }
@@ -100,6 +104,7 @@ export async function claimRecipient(
              u.username, u.is_active AS "isActive", u.is_temporary AS "isTemporary",
              e.email AS "currentEmail", e.is_primary AS "isPrimary", e.verified, e.unverify_reason AS "unverifyReason",
              (SELECT s.reason FROM suppressions s WHERE s.email = lower(e.email)) AS suppression,
+             EXISTS (SELECT 1 FROM emails c WHERE c.user_id = cr.user_id AND c.unverify_reason = 'complaint') AS "userComplained",
              EXISTS (SELECT 1 FROM roles r WHERE r.user_id = cr.user_id) AS "hasRole",
              ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects
     ), issued AS (

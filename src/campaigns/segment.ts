@@ -4,7 +4,8 @@ import type { Database } from '../db/database.js';
 /**
  * The segment `unverified-role-holders`: active, non-temporary users whose
  * primary address is unverified with no unverify_reason, who hold at least one
- * role, whose address is not suppressed, and who are not yet in this
+ * role, whose address is not suppressed, none of whose addresses complained
+ * (a complaint is never answered by mailing another address), and who are not yet in this
  * campaign's ledger. One set-based query: it walks
  * emails_unverified_primary_idx in user order (so keyset pagination by user id
  * is an index range scan) and probes users, roles, suppressions and the ledger
@@ -33,6 +34,14 @@ export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, aft
     .where(({ exists, selectFrom }) => exists(selectFrom('roles as r').select(sql.lit(1).as('one')).whereRef('r.user_id', '=', 'e.user_id')))
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('suppressions as s').select(sql.lit(1).as('one')).where('s.email', '=', sql<string>`lower(e.email)`))),
+    )
+    // A complaint from any of the person's addresses: none of them is asked again.
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('emails as c').select(sql.lit(1).as('one')).whereRef('c.user_id', '=', 'e.user_id').where('c.unverify_reason', '=', 'complaint'),
+        ),
+      ),
     )
     .where(({ not, exists, selectFrom }) =>
       not(
@@ -66,6 +75,7 @@ export type ExclusionReason =
   | 'has_unverify_reason'
   | 'no_role'
   | 'suppressed'
+  | 'complained_other_address'
   | 'already_mailed';
 
 /**
@@ -88,6 +98,7 @@ export async function segmentBreakdown(
         WHEN e.unverify_reason IS NOT NULL THEN 'has_unverify_reason'
         WHEN NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id) THEN 'no_role'
         WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(e.email)) THEN 'suppressed'
+        WHEN EXISTS (SELECT 1 FROM emails c WHERE c.user_id = u.id AND c.unverify_reason = 'complaint') THEN 'complained_other_address'
         WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.campaign_id = ${ledgerCampaign} AND cr.user_id = u.id)
           THEN 'already_mailed'
         ELSE 'eligible' END AS reason

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { redisAnswers } from '../queue/connection.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface DevRedis {
@@ -23,19 +23,6 @@ export function findOnPath(name: string, envPath = process.env.PATH ?? ''): stri
   return undefined;
 }
 
-async function answers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /**
  * The queue's Redis for `reverify dev`: a private `redis-server` from the PATH
  * (no persistence, data dir under `dataDir`, noeviction), else a Redis already
@@ -45,7 +32,7 @@ export async function startDevRedis(options: { dataDir: string; log: Logger }): 
   const binary = findOnPath('redis-server');
   if (binary) return startRedisServer(binary, options);
   const fallback = 'redis://127.0.0.1:6379';
-  if (await answers(fallback)) {
+  if (await redisAnswers(fallback, 1000)) {
     options.log.warn(`no redis-server on the PATH: using the Redis already answering at ${fallback} (keys under the {reverify-dev} prefix)`);
     return { url: fallback, source: `existing Redis at ${fallback} (no redis-server on the PATH)`, stop: async () => undefined };
   }
@@ -75,7 +62,7 @@ async function startRedisServer(binary: string, options: { dataDir: string; log:
   try {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error('exited');
-      return answers(url);
+      return redisAnswers(url, 1000);
     }, 10_000, `redis-server on port ${port}`);
   } catch (error) {
     child.kill('SIGKILL');

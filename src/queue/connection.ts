@@ -33,3 +33,17 @@ export function createRedis(
     },
   });
 }
+
+/** Whether a Redis answers PING at `url` within `timeoutMs`; never retries, never throws. */
+export async function redisAnswers(url: string, timeoutMs = 3000): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -28,7 +28,14 @@ beforeAll(async () => {
     { username: 'trap-suppressed', suppressed: 'hard_bounce', email: 'Trap.Suppressed@Example.com' },
     { username: 'trap-no-primary', noPrimary: true },
     { username: 'trap-already-mailed' },
+    { username: 'trap-complained-elsewhere' },
   ]);
+  // Their primary looks eligible, but another of their addresses complained:
+  // a complaint is never answered by mailing another address of the person.
+  await env.db
+    .insertInto('emails')
+    .values({ user_id: ids.get('trap-complained-elsewhere')!, email: 'old-complained@example.net', unverify_reason: 'complaint' })
+    .execute();
   campaignId = (await insertCampaign(env.db, campaignInput, now)).id;
   otherCampaignId = (await insertCampaign(env.db, { ...campaignInput, name: 'other' }, now)).id;
   for (const [campaign, username] of [[campaignId, 'trap-already-mailed'], [otherCampaignId, 'ok-in-other-campaign']] as const) {
@@ -55,6 +62,7 @@ describe('segment unverified-role-holders', () => {
       has_unverify_reason: 3,
       no_role: 1,
       suppressed: 1,
+      complained_other_address: 1,
       no_primary_address: 1,
       already_mailed: 1,
     });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideSendPolicy, type MailKind } from '../../src/mail/send-policy.js';
 
-type Row = [kind: MailKind, isPrimary: boolean, verified: boolean, suppression: string | null, expected: string];
+type Row = [kind: MailKind, isPrimary: boolean, verified: boolean, suppression: string | null, expected: string, userComplained?: boolean];
 
 // expected: 'send' or the reason it is refused.
 const table: Row[] = [
@@ -20,11 +20,15 @@ const table: Row[] = [
   ['notice', true, true, 'soft_bounce', 'suppressed_soft_bounce'],
   ['notice', true, true, 'complaint', 'suppressed_complaint'],
   ['notice', false, true, null, 'not_primary_address'],
+  // Another address of the same person complained: only the verification they ask for goes out.
+  ['campaign', true, false, null, 'user_complained', true],
+  ['notice', true, true, null, 'user_complained', true],
+  ['user_request', true, false, null, 'send', true],
 ];
 
 describe('send policy', () => {
-  it.each(table)('%s to primary=%s verified=%s suppressed=%s → %s', (kind, isPrimary, verified, suppression, expected) => {
-    const decision = decideSendPolicy({ kind, isPrimary, verified, suppression });
+  it.each(table)('%s to primary=%s verified=%s suppressed=%s → %s (other address complained: %s)', (kind, isPrimary, verified, suppression, expected, userComplained = false) => {
+    const decision = decideSendPolicy({ kind, isPrimary, verified, suppression, userComplained });
     expect(decision.allowed ? 'send' : decision.reason).toBe(expected);
   });
 });

@@ -88,16 +88,18 @@ describe('sending with SES errors', () => {
   it('skips, right before sending, someone who verified, was deactivated, suppressed or complained since planning', async () => {
     const ses = new FakeSes();
     const app = sesApp(ses);
-    const id = await campaignFor(app, 6, 'recheck');
+    const id = await campaignFor(app, 7, 'recheck');
     const user = async (name: string) => (await env.db.selectFrom('users').select('id').where('username', '=', name).executeTakeFirstOrThrow()).id;
     await env.db.updateTable('emails').set({ verified: true, verified_at: new Date() }).where('user_id', '=', await user('recheck-000')).execute();
     await env.db.updateTable('users').set({ is_active: false }).where('id', '=', await user('recheck-001')).execute();
     await env.db.insertInto('suppressions').values({ email: 'recheck-002@example.com', reason: 'hard_bounce' }).execute();
     await env.db.updateTable('emails').set({ unverify_reason: 'complaint' }).where('user_id', '=', await user('recheck-003')).execute();
+    // A complaint from another of their addresses: this one is not mailed either.
+    await env.db.insertInto('emails').values({ user_id: await user('recheck-006'), email: 'recheck-006-old@example.org', unverify_reason: 'complaint' }).execute();
     await startSendWorker(app);
     await waitFor('every row final', async () => {
       const byStatus = await ledgerByStatus(env.db, id);
-      return (byStatus.sent ?? 0) + (byStatus.skipped ?? 0) === 6;
+      return (byStatus.sent ?? 0) + (byStatus.skipped ?? 0) === 7;
     });
     const skipped = await env.db
       .selectFrom('campaign_recipients')
@@ -111,6 +113,7 @@ describe('sending with SES errors', () => {
       { email: 'recheck-001@example.com', reason: 'deactivated' },
       { email: 'recheck-002@example.com', reason: 'suppressed' },
       { email: 'recheck-003@example.com', reason: 'complained' },
+      { email: 'recheck-006@example.com', reason: 'complained_other_address' },
     ]);
     expect(ses.accepted.map((message) => message.to).sort()).toEqual(['recheck-004@example.com', 'recheck-005@example.com']);
   });
