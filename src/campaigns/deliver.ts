@@ -51,7 +51,7 @@ export async function deliverCampaignMessage(app: App, recipientId: string, ctx:
   const { db, config } = app;
   const now = app.clock();
   const token = newVerificationToken(now, config.VERIFY_TOKEN_TTL_HOURS);
-  const facts = await claimRecipient(db, recipientId, utcDay(now), now, token);
+  const facts = await claimRecipient(db, { recipientId, day: utcDay(now), now, token });
   if (!facts) return settleUnclaimable(app, recipientId, now);
   const skipReason = skipReasonOf(facts);
   if (skipReason !== null) {

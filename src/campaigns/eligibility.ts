@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { Coalescer, coalescerPer } from '../db/coalesce.js';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -74,43 +75,77 @@ export function ineligibilityReason(facts: RecipientFacts): string | null {
   return null;
 }
 
+/** One send's claim: the row, the day it must be queued for, and the token to issue with it. */
+export interface ClaimRequest {
+  recipientId: string;
+  day: string;
+  now: Date;
+  token: { tokenHash: string; expiresAt: Date };
+}
+
 /**
  * The send fast path: claims ledger row `recipientId` (queued for `day` →
  * sending, stamped) while its campaign runs, and returns the facts in the same
- * statement, one round trip. Undefined when the row cannot be claimed (not
- * queued, another day, campaign not running, address row gone): the caller
- * then loads the facts to find out why.
+ * statement. Undefined when the row cannot be claimed (not queued, another
+ * day, campaign not running, address row gone): the caller then loads the
+ * facts to find out why. Claims made at the same moment by the process's
+ * concurrent send jobs share one statement (see Coalescer).
  */
-export async function claimRecipient(
-  db: Kysely<Database>,
-  recipientId: string,
-  day: string,
-  now: Date,
-  token: { tokenHash: string; expiresAt: Date },
-): Promise<RecipientFacts | undefined> {
-  // The token row is written in the same statement: the claim commits only
-  // with it, and only the render stands between the claim and SendEmail, so a
-  // crash leaves few rows whose outcome is unknown.
+export function claimRecipient(db: Kysely<Database>, request: ClaimRequest): Promise<RecipientFacts | undefined> {
+  return claimCoalescer(db).submit(request);
+}
+
+const claimCoalescer = coalescerPer((db: Kysely<Database>) => new Coalescer((requests: ClaimRequest[]) => claimRecipients(db, requests), { maxBatch: 64, maxInFlight: 2 }));
+
+/**
+ * Claims many rows in one statement; the facts of each claimed row, in the
+ * order of `requests` (undefined where a row could not be claimed). A row
+ * asked for twice is claimed for the first request only: the second finds it
+ * taken, as it would one statement later.
+ */
+export async function claimRecipients(db: Kysely<Database>, requests: readonly ClaimRequest[]): Promise<Array<RecipientFacts | undefined>> {
+  const first = new Map<string, number>();
+  requests.forEach((request, i) => {
+    if (!first.has(request.recipientId)) first.set(request.recipientId, i);
+  });
+  const unique = [...first.values()].map((i) => requests[i]!);
+  // The token rows are written in the same statement: a claim commits only
+  // with its token, and only the render stands between the claim and
+  // SendEmail, so a crash leaves few rows whose outcome is unknown. The
+  // campaign is checked by a sub-select, not a join: joined, the planner may
+  // start from the campaign and walk all its queued rows (tens of thousands)
+  // for every batch instead of looking up the few asked for by key.
   const result = await sql<RecipientFacts>`
-    WITH claimed AS (
+    WITH wanted AS (
+      SELECT * FROM unnest(${unique.map((r) => r.recipientId)}::bigint[], ${unique.map((r) => r.day)}::date[],
+                           ${unique.map((r) => r.now)}::timestamptz[], ${unique.map((r) => r.token.tokenHash)}::text[],
+                           ${unique.map((r) => r.token.expiresAt)}::timestamptz[])
+        AS w(id, day, now, token_hash, expires_at)
+    ), claimed AS (
       UPDATE campaign_recipients AS cr
-      SET status = 'sending', sending_at = ${now}, attempts = cr.attempts + 1, updated_at = ${now}
-      FROM campaigns c, users u, emails e
-      WHERE cr.id = ${recipientId} AND cr.status = 'queued' AND cr.send_day = ${day}::date
-        AND c.id = cr.campaign_id AND c.status = 'running' AND u.id = cr.user_id AND e.id = cr.email_id
+      SET status = 'sending', sending_at = w.now, attempts = cr.attempts + 1, updated_at = w.now
+      FROM wanted w, users u, emails e
+      WHERE cr.id = w.id AND cr.status = 'queued' AND cr.send_day = w.day
+        AND (SELECT c.status FROM campaigns c WHERE c.id = cr.campaign_id) = 'running'
+        AND u.id = cr.user_id AND e.id = cr.email_id
       RETURNING cr.id, cr.campaign_id AS "campaignId", cr.user_id AS "userId", cr.email_id AS "emailId",
              cr.email AS "plannedEmail", cr.status, cr.send_day::text AS "sendDay",
-             c.status AS "campaignStatus", c.template,
+             'running' AS "campaignStatus", (SELECT c.template FROM campaigns c WHERE c.id = cr.campaign_id) AS template,
              u.username, u.is_active AS "isActive", u.is_temporary AS "isTemporary",
              e.email AS "currentEmail", e.is_primary AS "isPrimary", e.verified, e.unverify_reason AS "unverifyReason",
              (SELECT s.reason FROM suppressions s WHERE s.email = lower(e.email)) AS suppression,
              EXISTS (SELECT 1 FROM emails c WHERE c.user_id = cr.user_id AND c.unverify_reason = 'complaint') AS "userComplained",
              EXISTS (SELECT 1 FROM roles r WHERE r.user_id = cr.user_id) AS "hasRole",
-             ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects
+             ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects,
+             w.now AS claimed_at, w.token_hash, w.expires_at
     ), issued AS (
       INSERT INTO verification_tokens (token_hash, user_id, email_id, email, purpose, campaign_recipient_id, created_at, expires_at)
-      SELECT ${token.tokenHash}, "userId", "emailId", "plannedEmail", 'campaign', id, ${now}, ${token.expiresAt} FROM claimed
+      SELECT token_hash, "userId", "emailId", "plannedEmail", 'campaign', id, claimed_at, expires_at FROM claimed
     )
-    SELECT * FROM claimed`.execute(db);
-  return result.rows[0];
+    SELECT id, "campaignId", "userId", "emailId", "plannedEmail", status, "sendDay", "campaignStatus", template, username,
+           "isActive", "isTemporary", "currentEmail", "isPrimary", verified, "unverifyReason", suppression,
+           "userComplained", "hasRole", projects
+    FROM claimed`.execute(db);
+  const byId = new Map(result.rows.map((row) => [String(row.id), row]));
+  return requests.map((request, i) => (first.get(request.recipientId) === i ? byId.get(request.recipientId) : undefined));
 }

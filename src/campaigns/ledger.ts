@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { Coalescer, coalescerPer } from '../db/coalesce.js';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -9,15 +10,36 @@ import type { Database, RecipientStatus } from '../db/database.js';
 
 type Db = Kysely<Database>;
 
-/** sending → sent with the SES MessageId. */
-export async function recordSent(db: Db, id: string, messageId: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('campaign_recipients')
-    .set({ status: 'sent', ses_message_id: messageId, sent_at: now, reason: null, updated_at: now })
-    .where('id', '=', id)
-    .where('status', '=', 'sending')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+/** One sent message to record. */
+export interface SentRecord {
+  id: string;
+  messageId: string;
+  now: Date;
+}
+
+/**
+ * sending → sent with the SES MessageId; false when the row was no longer
+ * sending. Records made at the same moment by concurrent send jobs share one
+ * statement (see Coalescer); one that fails (a duplicate MessageId) is then
+ * retried alone, so it fails only itself.
+ */
+export function recordSent(db: Db, id: string, messageId: string, now: Date): Promise<boolean> {
+  return recordCoalescer(db).submit({ id, messageId, now });
+}
+
+const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRecord[]) => recordSentRows(db, records), { maxBatch: 64, maxInFlight: 2 }));
+
+/** Records many sent messages in one statement; whether each row was still sending, in order. */
+export async function recordSentRows(db: Db, records: readonly SentRecord[]): Promise<boolean[]> {
+  const result = await sql<{ id: string }>`
+    UPDATE campaign_recipients AS cr
+    SET status = 'sent', ses_message_id = r.message_id, sent_at = r.now, reason = NULL, updated_at = r.now
+    FROM unnest(${records.map((r) => r.id)}::bigint[], ${records.map((r) => r.messageId)}::text[], ${records.map((r) => r.now)}::timestamptz[])
+      AS r(id, message_id, now)
+    WHERE cr.id = r.id AND cr.status = 'sending'
+    RETURNING cr.id`.execute(db);
+  const recorded = new Set(result.rows.map((row) => String(row.id)));
+  return records.map((record) => recorded.has(record.id));
 }
 
 /** sending → queued: SES did not take the message (throttled, outage); it will be tried again. */
