@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { Coalescer, coalescerPer } from '../db/coalesce.js';
+import { executePrepared } from '../db/connect.js';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -95,7 +96,7 @@ export function claimRecipient(db: Kysely<Database>, request: ClaimRequest): Pro
   return claimCoalescer(db).submit(request);
 }
 
-const claimCoalescer = coalescerPer((db: Kysely<Database>) => new Coalescer((requests: ClaimRequest[]) => claimRecipients(db, requests), { maxBatch: 64, maxInFlight: 2 }));
+const claimCoalescer = coalescerPer((db: Kysely<Database>) => new Coalescer((requests: ClaimRequest[]) => claimRecipients(db, requests), { maxBatch: 64, maxInFlight: 1 }));
 
 /**
  * Claims many rows in one statement; the facts of each claimed row, in the
@@ -115,7 +116,10 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
   // campaign is checked by a sub-select, not a join: joined, the planner may
   // start from the campaign and walk all its queued rows (tens of thousands)
   // for every batch instead of looking up the few asked for by key.
-  const result = await sql<RecipientFacts>`
+  const rows = await executePrepared(
+    db,
+    'reverify_claim_recipients',
+    sql<RecipientFacts>`
     WITH wanted AS (
       SELECT * FROM unnest(${unique.map((r) => r.recipientId)}::bigint[], ${unique.map((r) => r.day)}::date[],
                            ${unique.map((r) => r.now)}::timestamptz[], ${unique.map((r) => r.token.tokenHash)}::text[],
@@ -145,7 +149,8 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
     SELECT id, "campaignId", "userId", "emailId", "plannedEmail", status, "sendDay", "campaignStatus", template, username,
            "isActive", "isTemporary", "currentEmail", "isPrimary", verified, "unverifyReason", suppression,
            "userComplained", "hasRole", projects
-    FROM claimed`.execute(db);
-  const byId = new Map(result.rows.map((row) => [String(row.id), row]));
+    FROM claimed`,
+  );
+  const byId = new Map(rows.map((row) => [String(row.id), row]));
   return requests.map((request, i) => (first.get(request.recipientId) === i ? byId.get(request.recipientId) : undefined));
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { Coalescer, coalescerPer } from '../db/coalesce.js';
+import { executePrepared } from '../db/connect.js';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -27,18 +28,22 @@ export function recordSent(db: Db, id: string, messageId: string, now: Date): Pr
   return recordCoalescer(db).submit({ id, messageId, now });
 }
 
-const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRecord[]) => recordSentRows(db, records), { maxBatch: 64, maxInFlight: 2 }));
+const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRecord[]) => recordSentRows(db, records), { maxBatch: 64, maxInFlight: 1 }));
 
 /** Records many sent messages in one statement; whether each row was still sending, in order. */
 export async function recordSentRows(db: Db, records: readonly SentRecord[]): Promise<boolean[]> {
-  const result = await sql<{ id: string }>`
+  const rows = await executePrepared(
+    db,
+    'reverify_record_sent',
+    sql<{ id: string }>`
     UPDATE campaign_recipients AS cr
     SET status = 'sent', ses_message_id = r.message_id, sent_at = r.now, reason = NULL, updated_at = r.now
     FROM unnest(${records.map((r) => r.id)}::bigint[], ${records.map((r) => r.messageId)}::text[], ${records.map((r) => r.now)}::timestamptz[])
       AS r(id, message_id, now)
     WHERE cr.id = r.id AND cr.status = 'sending'
-    RETURNING cr.id`.execute(db);
-  const recorded = new Set(result.rows.map((row) => String(row.id)));
+    RETURNING cr.id`,
+  );
+  const recorded = new Set(rows.map((row) => String(row.id)));
   return records.map((record) => recorded.has(record.id));
 }
 

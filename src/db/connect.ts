@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 
@@ -23,5 +23,24 @@ export function createDb(connectionString: string, options: { max?: number; appl
   // A checked-out client that loses its server between queries emits 'error'
   // on itself; the query that next uses it fails and is retried by its caller.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+const pools = new WeakMap<Db, pg.Pool>();
+
+/**
+ * Runs `query` as a named prepared statement: each pooled connection parses
+ * and plans it once, then only executes it. For the few statements on the
+ * send path that run hundreds of times a second, where planning cost as much
+ * as running; everything else goes through Kysely's unnamed statements. The
+ * SQL text must not vary between calls (arrays, not lists of parameters).
+ */
+export async function executePrepared<Row>(db: Db, name: string, query: RawBuilder<Row>): Promise<Row[]> {
+  const pool = pools.get(db);
+  if (!pool) throw new Error(`prepared statement ${name}: this database handle was not opened by createDb`);
+  const compiled = query.compile(db);
+  const result = await pool.query({ name, text: compiled.sql, values: [...compiled.parameters] });
+  return result.rows as Row[];
 }

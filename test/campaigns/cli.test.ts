@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { campaignCommand } from '../../src/cli/commands/campaign.js';
 import { reconcileCommand } from '../../src/cli/commands/reconcile.js';
-import type { Command } from '../../src/cli/command.js';
+import { UsageError, type Command } from '../../src/cli/command.js';
+import { templates, type TemplateSource } from '../../src/mail/templates/index.js';
 import { useTestEnv } from '../helpers/env.js';
 import { eligiblePeople, insertPeople } from './helpers.js';
 
@@ -88,6 +89,37 @@ describe('reverify campaign (CLI)', () => {
     );
     await expect(inProcess(campaignCommand, 'resume', '999999')).rejects.toThrow('no campaign has id 999999');
     await expect(inProcess(campaignCommand, 'launch')).rejects.toThrow('unknown action "launch"');
+  });
+
+  it('create refuses a template that links outside PUBLIC_BASE_URL unless --allow-external-links', async () => {
+    // Every shipped template links only to the site, so the test adds one that
+    // does not (the registry is a plain object; removed again below).
+    const registry = templates as Record<string, TemplateSource>;
+    registry['test-external-link'] = {
+      subject: 'Hello {{username}}',
+      text: 'Confirm: {{verifyUrl}}\nOur status page: https://status.example.net/now\n',
+      html: '<p><a href="{{verifyUrl}}">Confirm</a> or see <a href="https://tracker.example.net/c?u={{username}}">our tracker</a>.</p>',
+    };
+    try {
+      const flags = ['--name', 'external links', '--template', 'test-external-link', '--segment', 'unverified-role-holders', '--per-day', '2', '--schedule', '0 * * * *'];
+      const before = await env.db.selectFrom('campaigns').select('id').execute();
+      const refusal = inProcess(campaignCommand, 'create', ...flags, '--json');
+      await expect(refusal).rejects.toThrow(UsageError);
+      const message = await refusal.catch((error: Error) => error.message);
+      expect(message).toContain('template "test-external-link" links outside PUBLIC_BASE_URL (https://example.org)');
+      expect(message).toContain('https://status.example.net/now');
+      expect(message).toContain('https://tracker.example.net/c?u=example-user');
+      expect(message).toContain('pass --allow-external-links if these links are intended');
+      expect(await env.db.selectFrom('campaigns').select('id').execute()).toEqual(before);
+
+      const allowed = json(await inProcess(campaignCommand, 'create', ...flags, '--allow-external-links', '--starts-at', '2030-01-01T00:00:00Z', '--json'));
+      expect(allowed).toMatchObject({ status: 'scheduled', eligible: 5, dryRun: false });
+      const row = await env.db.selectFrom('campaigns').select(['template', 'allow_external_links']).where('id', '=', String(allowed.id)).executeTakeFirstOrThrow();
+      expect(row).toEqual({ template: 'test-external-link', allow_external_links: true });
+      await inProcess(campaignCommand, 'cancel', String(allowed.id));
+    } finally {
+      delete registry['test-external-link'];
+    }
   });
 
   it('reconcile --json reports what it re-enqueued', async () => {

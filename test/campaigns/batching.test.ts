@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { utcDay } from '../../src/campaigns/budget.js';
+import { claimRecipient, claimRecipients, type ClaimRequest } from '../../src/campaigns/eligibility.js';
+import { recordSent } from '../../src/campaigns/ledger.js';
+import { createCampaign, pauseCampaign } from '../../src/campaigns/operations.js';
+import { runCampaignTick } from '../../src/campaigns/tick.js';
+import { newVerificationToken } from '../../src/verification/tokens.js';
+import { useTestEnv } from '../helpers/env.js';
+import { eligiblePeople, insertPeople } from './helpers.js';
+
+/**
+ * Concurrent send jobs share their claim and MessageId statements. A batch
+ * must behave exactly like the single statements it replaces: each request
+ * gets its own row's answer, a row asked for twice is claimed once, and one
+ * bad row fails only itself.
+ */
+const env = useTestEnv();
+
+async function queuedCampaign(prefix: string, people: number): Promise<{ campaignId: string; rows: string[] }> {
+  await env.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
+  await insertPeople(env.db, eligiblePeople(prefix, people));
+  const app = env.app();
+  const { campaign } = await createCampaign(
+    app,
+    { name: prefix, template: 'reverify-email', segment: 'unverified-role-holders', perDay: 1000, schedule: '0 * * * *', startsAt: app.clock(), allowExternalLinks: false },
+    { dryRun: false },
+  );
+  await runCampaignTick(app, campaign!.id);
+  await app.queues.get('send').obliterate({ force: true });
+  const rows = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', campaign!.id).orderBy('id').execute();
+  return { campaignId: campaign!.id, rows: rows.map((row) => row.id) };
+}
+
+function claimOf(recipientId: string, now = new Date()): ClaimRequest {
+  return { recipientId, day: utcDay(now), now, token: newVerificationToken(now, 24) };
+}
+
+async function statusOf(id: string): Promise<{ status: string; ses_message_id: string | null }> {
+  return env.db.selectFrom('campaign_recipients').select(['status', 'ses_message_id']).where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+describe('batched claims and records', () => {
+  it('a batch claim answers each request for its own row, claims a repeated row once and writes a token per claim', async () => {
+    const { rows } = await queuedCampaign('batch-claim', 4);
+    const [a, b, c, d] = rows as [string, string, string, string];
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const facts = await claimRecipients(env.db, [claimOf(a), claimOf(b), claimOf(a), claimOf(c, tomorrow), claimOf(d), claimOf('999999999')]);
+
+    expect(facts.map((f) => f?.id ?? null)).toEqual([a, b, null, null, d, null]);
+    expect(facts[0]).toMatchObject({ status: 'sending', campaignStatus: 'running', template: 'reverify-email', plannedEmail: 'batch-claim-000@example.com', hasRole: true });
+    expect(facts[1]?.plannedEmail).toBe('batch-claim-001@example.com');
+    expect((await statusOf(a)).status).toBe('sending');
+    // c was asked for tomorrow while it is queued for today: untouched.
+    expect((await statusOf(c)).status).toBe('queued');
+    const tokens = await env.db.selectFrom('verification_tokens').select('campaign_recipient_id').where('campaign_recipient_id', 'in', rows).orderBy('campaign_recipient_id').execute();
+    expect(tokens.map((t) => t.campaign_recipient_id)).toEqual([a, b, d]);
+  });
+
+  it('concurrent claims share statements and still claim a row for one caller only', async () => {
+    const { rows } = await queuedCampaign('batch-race', 30);
+    // Every row asked for by two callers at once, as two racing jobs would.
+    const answers = await Promise.all([...rows, ...rows].map((id) => claimRecipient(env.db, claimOf(id))));
+    const winners = answers.filter((f) => f !== undefined).map((f) => f.id);
+    expect(winners.sort()).toEqual([...rows].sort());
+    const sending = await env.db.selectFrom('campaign_recipients').select('id').where('id', 'in', rows).where('status', '=', 'sending').execute();
+    expect(sending).toHaveLength(30);
+    const tokens = await env.db.selectFrom('verification_tokens').select('id').where('campaign_recipient_id', 'in', rows).execute();
+    expect(tokens).toHaveLength(30);
+  });
+
+  it('a paused campaign is not claimed in a batch with a running one', async () => {
+    const running = await queuedCampaign('batch-running', 1);
+    const paused = await queuedCampaign('batch-paused', 1);
+    await pauseCampaign(env.app(), paused.campaignId, 'paused for the test');
+    const facts = await claimRecipients(env.db, [claimOf(paused.rows[0]!), claimOf(running.rows[0]!)]);
+    expect(facts.map((f) => f?.id ?? null)).toEqual([null, running.rows[0]]);
+    expect((await statusOf(paused.rows[0]!)).status).toBe('queued');
+  });
+
+  it('records concurrent sends in shared statements; a duplicate MessageId fails only its own row', async () => {
+    const { rows } = await queuedCampaign('batch-record', 6);
+    await Promise.all(rows.map((id) => claimRecipient(env.db, claimOf(id))));
+    const now = new Date();
+    const ids = rows.map((id, i) => (i === 5 ? 'dup-message-id' : i === 4 ? 'dup-message-id' : `message-${id}`));
+    const results = await Promise.allSettled(rows.map((id, i) => recordSent(env.db, id, ids[i]!, now)));
+
+    expect(results.slice(0, 4).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    const lastTwo = results.slice(4);
+    // One of the two holding the same id wins; the other is refused by the unique index.
+    expect(lastTwo.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = lastTwo.find((r) => r.status === 'rejected');
+    expect(String(refused?.reason)).toMatch(/campaign_recipients_ses_message_key|duplicate key/);
+    const states = await Promise.all(rows.map(statusOf));
+    expect(states.slice(0, 4)).toEqual(rows.slice(0, 4).map((id) => ({ status: 'sent', ses_message_id: `message-${id}` })));
+    expect(states.slice(4).map((s) => s.status).sort()).toEqual(['sending', 'sent']);
+
+    // Recording a row that is no longer sending changes nothing and says so.
+    expect(await recordSent(env.db, rows[0]!, 'another-id', now)).toBe(false);
+    expect(await statusOf(rows[0]!)).toEqual({ status: 'sent', ses_message_id: `message-${rows[0]}` });
+  });
+});
