@@ -1,16 +1,13 @@
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.js';
-import { createApp } from '../src/app.js';
 import { createDb, type Db } from '../src/db/connect.js';
-import { createWebhookRoutes } from '../src/http/routes/webhook.js';
-import { buildServer } from '../src/http/server.js';
-import { createLogger } from '../src/logger.js';
-import { CertificateStore } from '../src/ses-events/cert-store.js';
 import { ingestNotification } from '../src/ses-events/ingest.js';
 import { createLocalSnsSigner } from '../src/ses-events/local-signer.js';
 import { sampleSesEvent } from '../src/ses-events/sample-events.js';
@@ -22,7 +19,7 @@ import type { BenchResult } from './types.js';
 /**
  * The SES webhook against its own database transaction: NOTIFICATIONS signed
  * SNS notifications posted over real HTTP (keep-alive, CONCURRENCY in flight)
- * to the webhook listening on a port, next to the same ingest
+ * to the webhook server running as its own process, next to the same ingest
  * transaction called directly from a pg pool of the same size at the same
  * concurrency on a second, identical set of addresses. The two alternate in
  * ROUNDS rounds of the same run. The difference is what HTTP, parsing and
@@ -68,17 +65,18 @@ export async function run(): Promise<BenchResult[]> {
       JSON.stringify(signer.signedNotification({ topicArn: TOPIC, message: eventDocument('http', i), signatureVersion: i % 2 === 0 ? '1' : '2' })),
     );
 
-    // The webhook listens on a port of this process; its certificate cache starts empty.
-    const certificates = new CertificateStore({
-      cacheDir: certDir,
-      fetch: async () => ({ ok: true, status: 200, text: async () => signer.certificatePem }),
+    // The webhook runs as a server process of its own; its certificate cache starts empty.
+    const pemFile = path.join(certDir, 'signing-cert.pem.src');
+    await writeFile(pemFile, signer.certificatePem);
+    const server = await startWebhookServer({
+      ...process.env,
+      DATABASE_URL: scratch.url,
+      SNS_TOPIC_ARNS: TOPIC,
+      SNS_CERT_CACHE_DIR: certDir,
+      LOG_LEVEL: 'error',
+      BENCH_CERT_PEM: pemFile,
+      BENCH_WEBHOOK_POOL: String(POOL_SIZE),
     });
-    const app = createApp(config, { log: createLogger({ level: 'error', pretty: false }), dbPoolSize: POOL_SIZE });
-    const server = await buildServer(app, { routes: [createWebhookRoutes({ certificates })] });
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    const address = server.server.address();
-    if (address === null || typeof address === 'string') throw new Error('webhook server has no port');
-    const port = address.port;
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const pool = createDb(scratch.url, { max: POOL_SIZE });
     let failures = 0;
@@ -87,7 +85,7 @@ export async function run(): Promise<BenchResult[]> {
     let fetchCount;
     try {
       const postBody = async (body: string) => {
-        const status = await postOnce(agent, port, body);
+        const status = await postOnce(agent, server.port, body);
         if (status !== 200) failures += 1;
       };
       const ingestDirect = (i: number) =>
@@ -103,12 +101,11 @@ export async function run(): Promise<BenchResult[]> {
         await direct.run(from, to, async (i) => void (await ingestDirect(i)));
         await webhook.run(from, to, (i) => postBody(bodies[i] as string));
       }
-      fetchCount = certificates.fetchCount;
+      fetchCount = await server.fetchCount();
     } finally {
       agent.destroy();
       await pool.destroy();
-      await server.close();
-      await app.close();
+      await server.stop();
     }
     const directFigures = direct.figures();
     const webhookFigures = webhook.figures();
@@ -190,6 +187,30 @@ class Recorder {
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
     return { rate: this.latencies.length / this.seconds, p50: at(0.5), p99: at(0.99) };
   }
+}
+
+/** bench/lib/webhook-server.ts as a child process: its port, its certificate fetch count, and a stop. */
+async function startWebhookServer(env: NodeJS.ProcessEnv): Promise<{ port: number; fetchCount(): Promise<number>; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/webhook-server.ts'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<(line: string) => void> = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const nextLine = () => new Promise<string>((resolve) => waiting.push(resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const first = await Promise.race([nextLine(), exited.then((code) => `exited ${code}`)]);
+  const match = /^listening (\d+)$/.exec(first);
+  if (!match) throw new Error(`webhook server did not start: ${first}`);
+  return {
+    port: Number(match[1]),
+    async fetchCount() {
+      child.stdin!.write('fetches\n');
+      return Number((await nextLine()).replace('fetches ', ''));
+    },
+    async stop() {
+      child.stdin!.end();
+      await exited;
+    },
+  };
 }
 
 function postOnce(agent: http.Agent, port: number, body: string): Promise<number> {

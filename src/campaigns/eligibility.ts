@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { Coalescer, coalescerPer } from '../db/coalesce.js';
-import { executePrepared } from '../db/connect.js';
+import { preparedDb } from '../db/connect.js';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -116,10 +116,7 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
   // campaign is checked by a sub-select, not a join: joined, the planner may
   // start from the campaign and walk all its queued rows (tens of thousands)
   // for every batch instead of looking up the few asked for by key.
-  const rows = await executePrepared(
-    db,
-    'reverify_claim_recipients',
-    sql<RecipientFacts>`
+  const result = await sql<RecipientFacts>`
     WITH wanted AS (
       SELECT * FROM unnest(${unique.map((r) => r.recipientId)}::bigint[], ${unique.map((r) => r.day)}::date[],
                            ${unique.map((r) => r.now)}::timestamptz[], ${unique.map((r) => r.token.tokenHash)}::text[],
@@ -149,8 +146,7 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
     SELECT id, "campaignId", "userId", "emailId", "plannedEmail", status, "sendDay", "campaignStatus", template, username,
            "isActive", "isTemporary", "currentEmail", "isPrimary", verified, "unverifyReason", suppression,
            "userComplained", "hasRole", projects
-    FROM claimed`,
-  );
-  const byId = new Map(rows.map((row) => [String(row.id), row]));
+    FROM claimed`.execute(preparedDb(db));
+  const byId = new Map(result.rows.map((row) => [String(row.id), row]));
   return requests.map((request, i) => (first.get(request.recipientId) === i ? byId.get(request.recipientId) : undefined));
 }

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { Coalescer, coalescerPer } from '../db/coalesce.js';
-import { executePrepared } from '../db/connect.js';
+import { preparedDb } from '../db/connect.js';
 import type { Database, RecipientStatus } from '../db/database.js';
 
 /**
@@ -32,18 +32,14 @@ const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRec
 
 /** Records many sent messages in one statement; whether each row was still sending, in order. */
 export async function recordSentRows(db: Db, records: readonly SentRecord[]): Promise<boolean[]> {
-  const rows = await executePrepared(
-    db,
-    'reverify_record_sent',
-    sql<{ id: string }>`
+  const result = await sql<{ id: string }>`
     UPDATE campaign_recipients AS cr
     SET status = 'sent', ses_message_id = r.message_id, sent_at = r.now, reason = NULL, updated_at = r.now
     FROM unnest(${records.map((r) => r.id)}::bigint[], ${records.map((r) => r.messageId)}::text[], ${records.map((r) => r.now)}::timestamptz[])
       AS r(id, message_id, now)
     WHERE cr.id = r.id AND cr.status = 'sending'
-    RETURNING cr.id`,
-  );
-  const recorded = new Set(rows.map((row) => String(row.id)));
+    RETURNING cr.id`.execute(preparedDb(db));
+  const recorded = new Set(result.rows.map((row) => String(row.id)));
   return records.map((record) => recorded.has(record.id));
 }
 

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit.js';
 import type { Database, UnverifyReason } from '../db/database.js';
+import { preparedDb } from '../db/connect.js';
 import { suppressAddress } from '../mail/suppressions.js';
 import type { SesEvent } from './ses-payload.js';
 import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type Decision, type HistoryEntry, type LedgerEffect } from './state-machine.js';
@@ -34,11 +35,14 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 /** Runs the ingest transaction, retrying a deadlock or serialization failure a few times. */
 export async function ingestNotification(db: Kysely<Database>, input: NotificationInput): Promise<IngestResult> {
+  // Every statement of the ingest is a lookup by key: prepared once per
+  // connection with a generic plan (planning the write cost more than running it).
+  const hot = preparedDb(db);
   // An event that touches no address is one statement, atomic on its own.
-  if (!TRANSITIONS[input.event.kind].touchesAddress) return applyNotification(db, input);
+  if (!TRANSITIONS[input.event.kind].touchesAddress) return applyNotification(hot, input);
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await db.transaction().execute((trx) => applyNotification(trx, input));
+      return await hot.transaction().execute((trx) => applyNotification(trx, input));
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (attempt >= 3 || typeof code !== 'string' || !RETRYABLE.has(code)) throw error;
@@ -137,20 +141,19 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
  */
 async function lockEmails(trx: Kysely<Database>, recipients: readonly string[]): Promise<LockedEmail[]> {
   if (recipients.length === 0) return [];
-  const locked = await sql<Omit<LockedEmail, 'history'>>`
+  const { rows: locked } = await sql<Omit<LockedEmail, 'history'>>`
     SELECT e.id, e.user_id, e.email, lower(e.email) AS lower_email, e.verified, e.verified_at, e.unverify_reason, e.transient_bounces
     FROM emails e
     WHERE lower(e.email) = ANY(${[...recipients]}::text[])
     ORDER BY lower(e.email)
     FOR NO KEY UPDATE OF e
   `.execute(trx);
-  if (locked.rows.length === 0) return [];
-  const history = await trx
-    .selectFrom('ses_recipient_events')
-    .select(['email', 'ses_message_id', 'kind', 'outcome', 'occurred_at'])
-    .where('email', 'in', locked.rows.map((row) => row.lower_email))
-    .execute();
-  return locked.rows.map((row) => ({
+  if (locked.length === 0) return [];
+  const { rows: history } = await sql<{ email: string; ses_message_id: string; kind: string; outcome: string; occurred_at: Date | null }>`
+    SELECT email, ses_message_id, kind, outcome, occurred_at FROM ses_recipient_events
+    WHERE email = ANY(${locked.map((row) => row.lower_email)}::text[])
+  `.execute(trx);
+  return locked.map((row) => ({
     ...row,
     history: history
       .filter((entry) => entry.email === row.lower_email)
@@ -217,7 +220,9 @@ async function writeEvent(
   const remembered = decided.filter(({ decision }) => decision.outcome !== 'repeat');
   const changed = decided.filter(({ row, decision: { next } }) => next.verified !== row.verified || next.reason !== row.unverify_reason || next.transientBounces !== row.transient_bounces);
 
-  const result = await sql<{ id: string; campaign_id: string | null; campaign_recipient_id: string | null }>`
+  // Its text takes one of a few dozen shapes (ledger match × ledger effect),
+  // each prepared once per connection of the prepared pool.
+  const { rows } = await sql<{ id: string; campaign_id: string | null; campaign_recipient_id: string | null }>`
     WITH ev AS (
       INSERT INTO email_events (sns_message_id, sns_type, topic_arn, event_type, sub_type, ses_message_id, campaign_id, campaign_recipient_id, outcome, payload, occurred_at)
       SELECT ${input.snsMessageId}, 'Notification', ${input.topicArn}, ${event.type}, ${event.subType}, ${event.sesMessageId},
@@ -242,5 +247,5 @@ async function writeEvent(
     )
     SELECT id, campaign_id, campaign_recipient_id FROM ev
   `.execute(trx);
-  return result.rows[0] ?? null;
+  return rows[0] ?? null;
 }

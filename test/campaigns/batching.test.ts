@@ -1,8 +1,10 @@
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { utcDay } from '../../src/campaigns/budget.js';
 import { claimRecipient, claimRecipients, type ClaimRequest } from '../../src/campaigns/eligibility.js';
 import { recordSent } from '../../src/campaigns/ledger.js';
 import { createCampaign, pauseCampaign } from '../../src/campaigns/operations.js';
+import { preparedDb } from '../../src/db/connect.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { newVerificationToken } from '../../src/verification/tokens.js';
 import { useTestEnv } from '../helpers/env.js';
@@ -66,6 +68,23 @@ describe('batched claims and records', () => {
     expect(sending).toHaveLength(30);
     const tokens = await env.db.selectFrom('verification_tokens').select('id').where('campaign_recipient_id', 'in', rows).execute();
     expect(tokens).toHaveLength(30);
+  });
+
+  it('the claim and record run as named statements with a generic plan, planned once per connection', async () => {
+    const { rows } = await queuedCampaign('batch-prepared', 12);
+    for (const id of rows) {
+      await claimRecipient(env.db, claimOf(id));
+      await recordSent(env.db, id, `prepared-${id}`, new Date());
+    }
+    // One at a time, so the prepared pool used one connection: the one asked here (pg's pool hands out the last idle client).
+    const statements = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`
+      SELECT statement, generic_plans::text, custom_plans::text FROM pg_prepared_statements`.execute(preparedDb(env.db));
+    const claim = statements.rows.find((row) => row.statement.includes('WITH wanted AS'));
+    const record = statements.rows.find((row) => row.statement.includes("SET status = 'sent'"));
+    expect(claim).toMatchObject({ custom_plans: '0' });
+    expect(record).toMatchObject({ custom_plans: '0' });
+    expect(Number(claim?.generic_plans)).toBeGreaterThanOrEqual(12);
+    expect(Number(record?.generic_plans)).toBeGreaterThanOrEqual(12);
   });
 
   it('a paused campaign is not claimed in a batch with a running one', async () => {
