@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { preparedDb } from '../../src/db/connect.js';
 import type { UnverifyReason } from '../../src/db/database.js';
 import { sampleSesEvent, type SampleEventOptions } from '../../src/ses-events/sample-events.js';
 import { ADDRESS_EVENT_KINDS, decide, TRANSITIONS, type AddressEventKind, type AddressState, type HistoryEntry } from '../../src/ses-events/state-machine.js';
@@ -310,5 +311,19 @@ describe('campaign ledger', () => {
     await send('reject', { to: recipient.email, sesMessageId: recipient.sesMessageId });
     const row = await env.db.selectFrom('campaign_recipients').select(['status', 'reason']).where('id', '=', recipient.recipientId).executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'failed', reason: 'ses_rejected: Bad content' });
+  });
+
+  it('the ingest runs as prepared statements with generic plans, not re-planned per event', async () => {
+    const address = await addAddress(env.db, { verified: true });
+    for (let i = 0; i < 8; i += 1) await send(i % 2 === 0 ? 'delivery' : 'soft_bounce', { to: address.email });
+    // Sent one after another, so the prepared pool kept reusing one connection: the one asked here.
+    const { rows } = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`
+      SELECT statement, generic_plans::text, custom_plans::text FROM pg_prepared_statements`.execute(preparedDb(hook.app.db));
+    const write = rows.filter((row) => row.statement.includes('INSERT INTO email_events'));
+    const lock = rows.filter((row) => row.statement.includes('FOR NO KEY UPDATE'));
+    expect(write.length).toBeGreaterThan(0);
+    expect(lock).toHaveLength(1);
+    expect(rows.every((row) => row.custom_plans === '0')).toBe(true);
+    expect(Number(lock[0]?.generic_plans)).toBeGreaterThanOrEqual(8);
   });
 });
