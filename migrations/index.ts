@@ -3,6 +3,7 @@ import * as accountTables from './0001_account_tables.js';
 import * as reverifyTables from './0002_reverify_tables.js';
 import * as verification from './0004_verification.js';
 import * as sesEvents from './0005_ses_events.js';
+import * as sesHistoryFunction from './0006_ses_history_function.js';
 
 /**
  * Every migration, in order. A static list (rather than a directory scan)
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0002_reverify_tables': reverifyTables,
   '0004_verification': verification,
   '0005_ses_events': sesEvents,
+  '0006_ses_history_function': sesHistoryFunction,
 };

@@ -134,35 +134,33 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
 
 /**
  * Locks the matching address rows (in a fixed order, so concurrent events
- * cannot deadlock), then reads what earlier SES events did to them. The
- * second read is its own statement on purpose: under READ COMMITTED it sees
- * whatever a concurrent event for the same address committed while this one
- * waited for the lock.
+ * cannot deadlock) and reads what earlier SES events did to each, in one
+ * statement. The history comes from reverify_ses_history() (migration 0006),
+ * called for a row only once its lock is held: a VOLATILE function reads
+ * with a fresh snapshot, so it sees whatever a concurrent event for the same
+ * address committed while this one waited for the lock (a sub-select would
+ * read with the statement's older snapshot and miss it).
  */
 async function lockEmails(trx: Kysely<Database>, recipients: readonly string[]): Promise<LockedEmail[]> {
   if (recipients.length === 0) return [];
-  const { rows: locked } = await sql<Omit<LockedEmail, 'history'>>`
-    SELECT e.id, e.user_id, e.email, lower(e.email) AS lower_email, e.verified, e.verified_at, e.unverify_reason, e.transient_bounces
-    FROM emails e
-    WHERE lower(e.email) = ANY(${[...recipients]}::text[])
-    ORDER BY lower(e.email)
-    FOR NO KEY UPDATE OF e
+  const { rows } = await sql<Omit<LockedEmail, 'history'> & { history: Array<{ sesMessageId: string; kind: string; outcome: string; occurredAt: string | null }> }>`
+    WITH locked AS MATERIALIZED (
+      SELECT e.id, e.user_id, e.email, lower(e.email) AS lower_email, e.verified, e.verified_at, e.unverify_reason, e.transient_bounces
+      FROM emails e
+      WHERE lower(e.email) = ANY(${[...recipients]}::text[])
+      ORDER BY lower(e.email)
+      FOR NO KEY UPDATE OF e
+    )
+    SELECT locked.*, reverify_ses_history(locked.lower_email) AS history FROM locked
   `.execute(trx);
-  if (locked.length === 0) return [];
-  const { rows: history } = await sql<{ email: string; ses_message_id: string; kind: string; outcome: string; occurred_at: Date | null }>`
-    SELECT email, ses_message_id, kind, outcome, occurred_at FROM ses_recipient_events
-    WHERE email = ANY(${locked.map((row) => row.lower_email)}::text[])
-  `.execute(trx);
-  return locked.map((row) => ({
+  return rows.map((row) => ({
     ...row,
-    history: history
-      .filter((entry) => entry.email === row.lower_email)
-      .map((entry) => ({
-        sesMessageId: entry.ses_message_id,
-        kind: entry.kind as AddressEventKind,
-        outcome: entry.outcome as AddressOutcome,
-        occurredAt: entry.occurred_at,
-      })),
+    history: row.history.map((entry) => ({
+      sesMessageId: entry.sesMessageId,
+      kind: entry.kind as AddressEventKind,
+      outcome: entry.outcome as AddressOutcome,
+      occurredAt: entry.occurredAt === null ? null : new Date(entry.occurredAt),
+    })),
   }));
 }
 
