@@ -144,40 +144,33 @@ async function rawInsertSelect(db: Db, campaignId: string): Promise<number> {
 
 async function sendingBench(app: App, endpoint: string): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  // Bare loop: the same rendered message, CONCURRENCY requests in flight.
-  const bare = createSesClient({ AWS_REGION: app.config.AWS_REGION, SES_ENDPOINT: endpoint });
-  const message = renderCampaignMessage(app.config, 'reverify-email', SAMPLE_RECIPIENT, sampleToken(new Date(), 168));
-  let next = 0;
-  const bareStarted = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < SEND_MESSAGES) {
-        const i = next++;
-        await sendMessage(bare, app.config, { to: `bare-${i}@example.com`, message, tags: { campaign_id: '0', recipient_id: String(i), kind: 'campaign' } });
-      }
-    }),
-  );
-  const bareRate = SEND_MESSAGES / ((performance.now() - bareStarted) / 1000);
-  bare.destroy();
-
-  // Through the queue: SEND_MESSAGES ledger rows queued for today, limiter off.
-  const campaign = await plannedCampaign(app, SEND_MESSAGES);
-  const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
-  await enqueueSends(app, queued.queued);
-  const started = performance.now();
-  const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send], limiter: false });
-  const outcome = await untilFinal(app, campaign);
-  const ourRate = queued.queued.length / ((performance.now() - started) / 1000);
-  await workers.close();
+  // Autovacuum after the seed and the planning rounds would otherwise weigh on
+  // whichever contender runs first.
+  await sql`VACUUM ANALYZE`.execute(app.db);
+  // Two rounds, the order alternating (bare, queue, queue, bare); the best of each counts.
+  const bareRates: number[] = [];
+  const queueRates: number[] = [];
+  let outcome: Record<string, number> = {};
+  for (const which of ['bare', 'queue', 'queue', 'bare']) {
+    if (which === 'bare') bareRates.push(await bareLoopRate(app, endpoint));
+    else {
+      const round = await sendQueueRate(app);
+      queueRates.push(round.rate);
+      outcome = round.outcome;
+    }
+  }
+  const bareRate = Math.max(...bareRates);
+  const ourRate = Math.max(...queueRates);
   const ratio = (0.8 * bareRate) / ourRate;
-  console.error(`[bench] campaign: bare SESv2Client ${bareRate.toFixed(0)} msg/s, send queue ${ourRate.toFixed(0)} msg/s`);
+  const rounds = (rates: number[]) => rates.map((rate) => rate.toFixed(0)).join(', ');
+  console.error(`[bench] campaign: bare SESv2Client ${rounds(bareRates)} msg/s, send queue ${rounds(queueRates)} msg/s`);
   results.push({
-    name: `sending ${number.format(queued.queued.length)} messages to local SES, limiter off, concurrency ${CONCURRENCY}`,
+    name: `sending ${number.format(SEND_MESSAGES)} messages to local SES, limiter off, concurrency ${CONCURRENCY}`,
     figure: `${ourRate.toFixed(0)} msg/s`,
     limit: `≥ 80% of bare SESv2Client loop (${bareRate.toFixed(0)} msg/s); ratio = limit / figure`,
     ratio,
     pass: ratio <= 1,
-    notes: `each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; rows by final status: ${JSON.stringify(outcome)}`,
+    notes: `best of two rounds each, order bare, queue, queue, bare (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s); each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
   });
 
   if (!PARTS.includes('rate')) return results;
@@ -215,6 +208,39 @@ async function sendingBench(app: App, endpoint: string): Promise<BenchResult[]> 
     pass: busiest <= RATE,
   });
   return results;
+}
+
+/** The bare loop: the same rendered message, SEND_MESSAGES sends, CONCURRENCY in flight. */
+async function bareLoopRate(app: App, endpoint: string): Promise<number> {
+  const bare = createSesClient({ AWS_REGION: app.config.AWS_REGION, SES_ENDPOINT: endpoint });
+  const message = renderCampaignMessage(app.config, 'reverify-email', SAMPLE_RECIPIENT, sampleToken(new Date(), 168));
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < SEND_MESSAGES) {
+        const i = next++;
+        await sendMessage(bare, app.config, { to: `bare-${i}@example.com`, message, tags: { campaign_id: '0', recipient_id: String(i), kind: 'campaign' } });
+      }
+    }),
+  );
+  const rate = SEND_MESSAGES / ((performance.now() - started) / 1000);
+  bare.destroy();
+  return rate;
+}
+
+/** Through the send queue: SEND_MESSAGES ledger rows of a new campaign queued for today, limiter off. */
+async function sendQueueRate(app: App): Promise<{ rate: number; outcome: Record<string, number> }> {
+  const campaign = await plannedCampaign(app, SEND_MESSAGES);
+  const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
+  if (queued.queued.length !== SEND_MESSAGES) throw new Error(`queued ${queued.queued.length} rows, wanted ${SEND_MESSAGES}: the seed's segment is too small`);
+  await enqueueSends(app, queued.queued);
+  const started = performance.now();
+  const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send], limiter: false });
+  const outcome = await untilFinal(app, campaign);
+  const rate = queued.queued.length / ((performance.now() - started) / 1000);
+  await workers.close();
+  return { rate, outcome };
 }
 
 function configEnv(app: App): Record<string, string> {
