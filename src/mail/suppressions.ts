@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, SuppressionsTable } from '../db/database.js';
 
 /**
@@ -23,6 +23,14 @@ export const SUPPRESSION_RANK: Readonly<Record<SuppressionReason, number>> = {
   complaint: 4,
 };
 
+/** SQL for the SUPPRESSION_RANK of a reason column or value (for "replace only with a stronger reason"). */
+export function suppressionRank(reason: Expression<unknown>): RawBuilder<number> {
+  return sql<number>`(CASE ${reason} ${sql.join(
+    Object.entries(SUPPRESSION_RANK).map(([name, value]) => sql`WHEN ${sql.lit(name)} THEN ${sql.lit(value)}`),
+    sql` `,
+  )} ELSE 0 END)`;
+}
+
 /** Why `email` is suppressed, or null when mail may go to it. Case-insensitive. */
 export async function isSuppressed(db: Kysely<Database>, email: string): Promise<{ reason: string } | null> {
   const row = await db
@@ -44,11 +52,7 @@ export async function suppressAddress(
   reason: SuppressionReason,
   emailEventId: string | number | null,
 ): Promise<SuppressionReason> {
-  const rank = (column: string) =>
-    sql<number>`(CASE ${sql.ref(column)} ${sql.join(
-      Object.entries(SUPPRESSION_RANK).map(([name, value]) => sql`WHEN ${sql.lit(name)} THEN ${sql.lit(value)}`),
-      sql` `,
-    )} ELSE 0 END)`;
+  const rank = (column: string) => suppressionRank(sql.ref(column));
   await trx
     .insertInto('suppressions')
     .values({ email: normalizeAddress(email), reason, email_event_id: emailEventId })

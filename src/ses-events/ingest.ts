@@ -1,8 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import { recordAudit } from '../audit/audit.js';
 import type { Database, UnverifyReason } from '../db/database.js';
 import { preparedDb } from '../db/connect.js';
-import { suppressAddress } from '../mail/suppressions.js';
+import { suppressionRank } from '../mail/suppressions.js';
 import type { SesEvent } from './ses-payload.js';
 import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type Decision, type HistoryEntry, type LedgerEffect } from './state-machine.js';
 
@@ -93,35 +92,30 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
   const outcome = [...outcomes].sort().join(',');
 
   // 3. One statement: the event row (unique on the SNS MessageId), the ledger,
-  //    the per-message memory and the address rows. On a duplicate the event
-  //    insert returns nothing and every other part, joined to it, does nothing.
-  const written = await writeEvent(trx, input, outcome, rule.ledger, decided);
-  if (!written) {
-    return { duplicate: true, outcome: 'duplicate', eventId: null, campaignId: null, campaignRecipientId: null, unverified: [] };
-  }
-
-  // 4. The rare parts: suppressions and the audit rows saying why.
-  const unverified: Array<{ emailId: string; reason: UnverifyReason }> = [];
-  for (const { row, decision } of decided) {
-    if (decision.suppressWith !== null) await suppressAddress(trx, row.lower_email, decision.suppressWith, written.id);
-    if (decision.unverifiedWith === null) continue;
-    unverified.push({ emailId: row.id, reason: decision.unverifiedWith });
-    await recordAudit(trx, {
-      actor: 'ses-webhook',
-      action: 'email.unverified',
+  //    the per-message memory, the address rows, the suppressions and the
+  //    audit rows saying why an address was unverified. On a duplicate the
+  //    event insert returns nothing and every other part, joined to it, does
+  //    nothing.
+  const audits = decided
+    .filter(({ decision }) => decision.unverifiedWith !== null)
+    .map(({ row, decision }) => ({
       userId: row.user_id,
       emailId: row.id,
-      reason: decision.unverifiedWith,
+      reason: decision.unverifiedWith as UnverifyReason,
+      // emailEventId is added by the statement, which knows it.
       details: {
         email: row.email,
         previous: { verified: row.verified, reason: row.unverify_reason, transientBounces: row.transient_bounces },
         transientBounces: decision.next.transientBounces,
         snsMessageId: input.snsMessageId,
-        emailEventId: written.id,
         sesEvent: event.summary,
       },
-    });
+    }));
+  const written = await writeEvent(trx, input, outcome, rule.ledger, decided, audits);
+  if (!written) {
+    return { duplicate: true, outcome: 'duplicate', eventId: null, campaignId: null, campaignRecipientId: null, unverified: [] };
   }
+  const unverified = audits.map(({ emailId, reason }) => ({ emailId, reason }));
   return {
     duplicate: false,
     outcome,
@@ -201,6 +195,7 @@ async function writeEvent(
   outcome: string,
   effect: LedgerEffect,
   decided: ReadonlyArray<{ row: LockedEmail; decision: Decision }>,
+  audits: ReadonlyArray<{ userId: string; emailId: string; reason: UnverifyReason; details: Record<string, unknown> }>,
 ): Promise<{ id: string; campaign_id: string | null; campaign_recipient_id: string | null } | null> {
   const { event } = input;
   // The ledger row: by the recipient_id tag (checked against campaign_id when tagged), else by SES message id.
@@ -216,6 +211,7 @@ async function writeEvent(
   const ledger = set === null ? sql`SELECT NULL::bigint AS id WHERE false` : sql`UPDATE campaign_recipients cr SET ${set} WHERE ${match} AND EXISTS (SELECT 1 FROM ev) RETURNING cr.id`;
 
   const remembered = decided.filter(({ decision }) => decision.outcome !== 'repeat');
+  const suppressed = decided.filter(({ decision }) => decision.suppressWith !== null);
   const changed = decided.filter(({ row, decision: { next } }) => next.verified !== row.verified || next.reason !== row.unverify_reason || next.transientBounces !== row.transient_bounces);
 
   // Its text takes one of a few dozen shapes (ledger match × ledger effect),
@@ -242,6 +238,18 @@ async function writeEvent(
         ${changed.map((d) => d.decision.next.reason)}::text[], ${changed.map((d) => d.decision.next.transientBounces)}::int[])
         AS u(id, verified, reason, transient_bounces)
       WHERE e.id = u.id
+    ),
+    suppressed AS (
+      INSERT INTO suppressions AS s (email, reason, email_event_id)
+      SELECT n.email, n.reason, ev.id FROM ev, unnest(${suppressed.map((d) => d.row.lower_email)}::text[], ${suppressed.map((d) => d.decision.suppressWith)}::text[]) AS n(email, reason)
+      ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, email_event_id = excluded.email_event_id
+      WHERE ${suppressionRank(sql.ref('excluded.reason'))} > ${suppressionRank(sql.ref('s.reason'))}
+    ),
+    audited AS (
+      INSERT INTO audit_log (actor, action, user_id, email_id, reason, details)
+      SELECT 'ses-webhook', 'email.unverified', a.user_id, a.email_id, a.reason, a.details || jsonb_build_object('emailEventId', ev.id::text)
+      FROM ev, unnest(${audits.map((a) => a.userId)}::bigint[], ${audits.map((a) => a.emailId)}::bigint[], ${audits.map((a) => a.reason)}::text[],
+        ${audits.map((a) => JSON.stringify(a.details))}::jsonb[]) AS a(user_id, email_id, reason, details)
     )
     SELECT id, campaign_id, campaign_recipient_id FROM ev
   `.execute(trx);

@@ -33,6 +33,11 @@ describe('SES events change the address as the contract says', () => {
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor: 'ses-webhook', action: 'email.unverified', reason: 'hard_bounce' });
     expect(audit[0]?.details).toMatchObject({ previous: { verified: true, reason: null }, sesEvent: { eventType: 'Bounce', subType: 'Permanent/General' } });
+    // The audit row and the suppression point at the stored event.
+    const stored = await env.db.selectFrom('email_events').select(['id', 'sns_message_id']).orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(audit[0]?.details).toMatchObject({ emailEventId: stored.id, snsMessageId: stored.sns_message_id });
+    const suppression = await env.db.selectFrom('suppressions').select(['reason', 'email_event_id']).where('email', '=', address.email.toLowerCase()).executeTakeFirstOrThrow();
+    expect(suppression).toEqual({ reason: 'hard_bounce', email_event_id: stored.id });
   });
 
   it(`transient bounces count up and unverify with soft_bounce above SOFT_BOUNCE_LIMIT (${SOFT_BOUNCE_LIMIT})`, async () => {
