@@ -6,6 +6,7 @@ import { createApp, type App } from '../src/app.js';
 import { insertCampaign } from '../src/campaigns/campaigns.js';
 import { enqueueSends } from '../src/campaigns/enqueue.js';
 import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken } from '../src/campaigns/message.js';
+import { countRowsByStatus } from '../src/campaigns/ledger.js';
 import { planCampaign, queueTodaysShare } from '../src/campaigns/planner.js';
 import { runCampaignTick } from '../src/campaigns/tick.js';
 import { loadConfig } from '../src/config.js';
@@ -273,14 +274,7 @@ async function untilFinal(app: App, campaignId: string): Promise<Record<string, 
     if (Object.values(counts).every((n) => n === 0)) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const rows = await app.db
-    .selectFrom('campaign_recipients')
-    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
-    .where('campaign_id', '=', campaignId)
-    .where('status', '!=', 'pending')
-    .groupBy('status')
-    .execute();
-  const byStatus = Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+  const { pending: _planned, ...byStatus } = await countRowsByStatus(app.db, campaignId);
   if (byStatus.queued || byStatus.sending) throw new Error(`the send queue is empty but rows are unfinished: ${JSON.stringify(byStatus)}`);
   return byStatus;
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { sql } from 'kysely';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { loadConfig } from '../../src/config.js';
 import type { Db } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';
@@ -84,23 +85,13 @@ export async function runReconcile(env: Record<string, string>): Promise<{ resul
   }
 }
 
-/** Ledger rows by status for one campaign. */
-export async function statusCounts(db: Db, campaignId: string): Promise<Record<string, number>> {
-  const rows = await db
-    .selectFrom('campaign_recipients')
-    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
-    .where('campaign_id', '=', campaignId)
-    .groupBy('status')
-    .execute();
-  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
-}
 
 /** Waits until every ledger row of the campaign is final and `expected` rows exist. */
 export async function waitForLedgerFinal(db: Db, campaignId: string, expected: number, timeoutMs: number): Promise<Record<string, number>> {
   return waitFor(
     `campaign ${campaignId}: ${expected} final ledger rows`,
     async () => {
-      const counts = await statusCounts(db, campaignId);
+      const counts = await countRowsByStatus(db, campaignId);
       const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
       const open = (counts.pending ?? 0) + (counts.queued ?? 0) + (counts.sending ?? 0);
       return total >= expected && open === 0 ? counts : undefined;

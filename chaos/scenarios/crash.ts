@@ -1,4 +1,4 @@
-import { statusCounts } from '../lib/campaign.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { randomBetween, runCampaignScenario } from '../lib/campaign-run.js';
 import { sleep } from '../lib/processes.js';
 import type { Scenario } from '../lib/types.js';
@@ -29,7 +29,7 @@ export const crashScenario: Scenario = {
           const span = (recipients / rate) * 1000;
           for (let i = 0; i < kills; i += 1) {
             await sleep(randomBetween(span / kills / 3, span / kills));
-            const counts = await statusCounts(scratch.db, campaignId);
+            const counts = await countRowsByStatus(scratch.db, campaignId);
             await worker.kill();
             killed += 1;
             ctx.log(`SIGKILL ${killed}/${kills} at ${JSON.stringify(counts)}`);

@@ -1,4 +1,4 @@
-import { statusCounts } from '../lib/campaign.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import { sleep, waitFor, type ReverifyProcess } from '../lib/processes.js';
 import { adminQuery } from '../lib/scratch.js';
@@ -41,7 +41,7 @@ export const dbOutageScenario: Scenario = {
           const messages = genuineMessages(signer, addresses, webhookMessages);
           const started = await startServer(scratch, certCacheDir);
           server = started.server;
-          await waitFor('30% sent', async () => ((await statusCounts(scratch.db, campaignId)).sent ?? 0) >= recipients * 0.3, 600_000);
+          await waitFor('30% sent', async () => ((await countRowsByStatus(scratch.db, campaignId)).sent ?? 0) >= recipients * 0.3, 600_000);
           // SNS's side: post each message until it is taken (2xx), retrying after a 503 or a failed connection.
           const deadline = Date.now() + 180_000;
           const delivering = pool(messages, 4, async (message) => {
@@ -60,7 +60,7 @@ export const dbOutageScenario: Scenario = {
             }
           });
           await sleep(1_000);
-          const before = await statusCounts(scratch.db, campaignId);
+          const before = await countRowsByStatus(scratch.db, campaignId);
           outage = true;
           await adminQuery(`ALTER DATABASE ${scratch.name} ALLOW_CONNECTIONS false`);
           const outageEnds = Date.now() + outageMs;

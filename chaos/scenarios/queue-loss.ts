@@ -1,4 +1,5 @@
-import { statusCounts, runReconcile } from '../lib/campaign.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { runReconcile } from '../lib/campaign.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import { insertDueTemporaryAccounts, sweepLeftovers } from '../lib/accounts.js';
 import { reverifyEnv } from '../lib/env.js';
@@ -28,12 +29,12 @@ export const queueLossScenario: Scenario = {
         rate,
         finishTimeoutMs: (recipients / rate) * 3000 + 120_000,
         async injure({ scratch, campaignId, env }) {
-          await waitFor('a third of the campaign sent', async () => ((await statusCounts(scratch.db, campaignId)).sent ?? 0) >= recipients / 3, 300_000);
-          const before = await statusCounts(scratch.db, campaignId);
+          await waitFor('a third of the campaign sent', async () => ((await countRowsByStatus(scratch.db, campaignId)).sent ?? 0) >= recipients / 3, 300_000);
+          const before = await countRowsByStatus(scratch.db, campaignId);
           flushed = await scratch.flushQueueKeys();
           ctx.log(`deleted ${flushed} Redis keys at ${JSON.stringify(before)}`);
           await sleep(5_000);
-          const stalled = await statusCounts(scratch.db, campaignId);
+          const stalled = await countRowsByStatus(scratch.db, campaignId);
           ctx.log(`5 s later, before reconcile: ${JSON.stringify(stalled)}`);
           notes.push(`campaign: deleted ${flushed} keys at ${JSON.stringify(before)}; 5 s later ${JSON.stringify(stalled)}`);
           const schedulersBefore = await listSchedulers(REDIS_URL, scratch.queuePrefix);

@@ -1,4 +1,4 @@
-import { statusCounts } from '../lib/campaign.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { runCampaignScenario, type CampaignRunResult } from '../lib/campaign-run.js';
 import { waitFor } from '../lib/processes.js';
 import { keysPerNode, startRedisCluster } from '../lib/redis-cluster.js';
@@ -76,11 +76,11 @@ async function phase(
       redisUrlForCleanup,
       finishTimeoutMs: (recipients / rate) * 3000 + 180_000,
       async injure({ workers, scratch, campaignId }) {
-        await waitFor('40% sent', async () => ((await statusCounts(scratch.db, campaignId)).sent ?? 0) >= recipients * 0.4, 600_000);
+        await waitFor('40% sent', async () => ((await countRowsByStatus(scratch.db, campaignId)).sent ?? 0) >= recipients * 0.4, 600_000);
         await midway?.(scratch.queuePrefix);
         const busy = await Promise.all(workers.map((worker) => worker.logLines(/"msg":"job failed"/).length));
         await workers[1]!.kill();
-        ctx.log(`${label}: SIGKILLed worker-2 at ${JSON.stringify(await statusCounts(scratch.db, campaignId))} (failed-job log lines so far per worker: ${busy.join('/')})`);
+        ctx.log(`${label}: SIGKILLed worker-2 at ${JSON.stringify(await countRowsByStatus(scratch.db, campaignId))} (failed-job log lines so far per worker: ${busy.join('/')})`);
       },
     },
     ctx,

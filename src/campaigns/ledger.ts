@@ -91,3 +91,14 @@ export async function skipUnsentRows(db: Db, campaignId: string, reason: string,
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
+
+/** How many of a campaign's ledger rows are in each status (statuses with no rows are absent). */
+export async function countRowsByStatus(db: Db, campaignId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('campaign_recipients')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('campaign_id', '=', campaignId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+}

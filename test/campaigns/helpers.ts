@@ -127,13 +127,3 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Ledger rows of a campaign by status. */
-export async function ledgerByStatus(db: Kysely<Database>, campaignId: string): Promise<Record<string, number>> {
-  const rows = await db
-    .selectFrom('campaign_recipients')
-    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
-    .where('campaign_id', '=', campaignId)
-    .groupBy('status')
-    .execute();
-  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
-}

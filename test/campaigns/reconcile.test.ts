@@ -10,8 +10,9 @@ import { hasSchedule, restoreCampaignSchedules, schedulerId } from '../../src/ca
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, FakeSes, insertPeople, ledgerByStatus } from './helpers.js';
+import { eligiblePeople, FakeSes, insertPeople } from './helpers.js';
 
 const env = useTestEnv();
 let app: App;
@@ -61,7 +62,7 @@ describe('reconcile', () => {
     const ses = new FakeSes();
     expect(await deliverCampaignMessage(app, row.id, { ses })).toBe('unknown_outcome');
     expect(ses.calls).toBe(0);
-    expect(await ledgerByStatus(env.db, id)).toEqual({ failed: 1 });
+    expect(await countRowsByStatus(env.db, id)).toEqual({ failed: 1 });
     const failed = await env.db.selectFrom('campaign_recipients').select('reason').where('id', '=', row.id).executeTakeFirstOrThrow();
     expect(failed.reason).toBe('unknown_outcome_after_crash');
   });
@@ -74,7 +75,7 @@ describe('retries', () => {
     const row = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', id).executeTakeFirstOrThrow();
     const ses = new FakeSes(() => Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error', code: 'ECONNREFUSED' }));
     await expect(deliverCampaignMessage(app, row.id, { ses, attemptsMade: 0, maxAttempts: 8 })).rejects.toThrow('ECONNREFUSED');
-    expect(await ledgerByStatus(env.db, id)).toEqual({ queued: 1 });
+    expect(await countRowsByStatus(env.db, id)).toEqual({ queued: 1 });
     await expect(deliverCampaignMessage(app, row.id, { ses, attemptsMade: 7, maxAttempts: 8 })).rejects.toThrow('ECONNREFUSED');
     const failed = await env.db.selectFrom('campaign_recipients').select(['status', 'reason', 'attempts']).where('id', '=', row.id).executeTakeFirstOrThrow();
     expect(failed).toMatchObject({ status: 'failed', attempts: 2 });

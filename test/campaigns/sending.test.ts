@@ -9,8 +9,9 @@ import { findExternalLinks } from '../../src/mail/link-lint.js';
 import { useSesClient } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, FakeSes, insertPeople, ledgerByStatus, startLocalSes, waitFor } from './helpers.js';
+import { eligiblePeople, FakeSes, insertPeople, startLocalSes, waitFor } from './helpers.js';
 
 const env = useTestEnv();
 const running: RunningWorkers[] = [];
@@ -67,7 +68,7 @@ describe('sending through a local SES', () => {
     closers.push(() => app.close());
     const id = await campaignFor(app, 5, 'local');
     await startSendWorker(app);
-    await waitFor('five sent rows', async () => (await ledgerByStatus(env.db, id)).sent === 5);
+    await waitFor('five sent rows', async () => (await countRowsByStatus(env.db, id)).sent === 5);
 
     const emails = await local.emails();
     expect(emails).toHaveLength(5);
@@ -98,7 +99,7 @@ describe('sending with SES errors', () => {
     await env.db.insertInto('emails').values({ user_id: await user('recheck-006'), email: 'recheck-006-old@example.org', unverify_reason: 'complaint' }).execute();
     await startSendWorker(app);
     await waitFor('every row final', async () => {
-      const byStatus = await ledgerByStatus(env.db, id);
+      const byStatus = await countRowsByStatus(env.db, id);
       return (byStatus.sent ?? 0) + (byStatus.skipped ?? 0) === 7;
     });
     const skipped = await env.db
@@ -123,11 +124,11 @@ describe('sending with SES errors', () => {
     const app = sesApp(ses);
     const id = await campaignFor(app, 4, 'throttle');
     await startSendWorker(app);
-    await waitFor('four sent rows', async () => (await ledgerByStatus(env.db, id)).sent === 4);
+    await waitFor('four sent rows', async () => (await countRowsByStatus(env.db, id)).sent === 4);
     await waitFor('send queue drained', () => sendQueueDrained(app));
     expect(ses.refused).toHaveLength(3);
     expect(ses.accepted.map((message) => message.to).sort()).toEqual(eligiblePeople('throttle', 4).map((p) => `${p.username}@example.com`));
-    expect(await ledgerByStatus(env.db, id)).toEqual({ sent: 4 });
+    expect(await countRowsByStatus(env.db, id)).toEqual({ sent: 4 });
   });
 
   it('fails a rejected message without retrying it, retries a 500, and sends the rest', async () => {
@@ -142,7 +143,7 @@ describe('sending with SES errors', () => {
     const id = await campaignFor(app, 3, 'reject');
     await startSendWorker(app);
     await waitFor('every row final', async () => {
-      const byStatus = await ledgerByStatus(env.db, id);
+      const byStatus = await countRowsByStatus(env.db, id);
       return byStatus.sent === 2 && byStatus.failed === 1;
     });
     const failed = await env.db.selectFrom('campaign_recipients').select(['email', 'reason']).where('campaign_id', '=', id).where('status', '=', 'failed').executeTakeFirstOrThrow();
@@ -162,11 +163,11 @@ describe('sending with SES errors', () => {
     await waitFor('send queue drained', () => sendQueueDrained(app));
     const summary = await getCampaignSummary(env.db, id);
     expect(summary?.reason).toContain('SendingPausedException');
-    expect(await ledgerByStatus(env.db, id)).toEqual({ queued: 3 });
+    expect(await countRowsByStatus(env.db, id)).toEqual({ queued: 3 });
 
     ses.setBehaviour(() => undefined);
     await resumeCampaign(app, id);
-    await waitFor('three sent rows', async () => (await ledgerByStatus(env.db, id)).sent === 3);
+    await waitFor('three sent rows', async () => (await countRowsByStatus(env.db, id)).sent === 3);
     expect(ses.accepted).toHaveLength(3);
   });
 });
@@ -179,11 +180,11 @@ describe('pause, resume, cancel', () => {
     await pauseCampaign(app, id);
     await startSendWorker(app);
     await waitFor('send queue drained', () => sendQueueDrained(app));
-    expect(await ledgerByStatus(env.db, id)).toEqual({ queued: 3 });
+    expect(await countRowsByStatus(env.db, id)).toEqual({ queued: 3 });
     expect(ses.calls).toBe(0);
 
     await resumeCampaign(app, id);
-    await waitFor('three sent rows', async () => (await ledgerByStatus(env.db, id)).sent === 3);
+    await waitFor('three sent rows', async () => (await countRowsByStatus(env.db, id)).sent === 3);
 
     for (const workers of running.splice(0)) await workers.close(5_000);
     const cancelled = await campaignFor(app, 2, 'cancel');
@@ -209,7 +210,7 @@ describe('rate limit', () => {
       const workers = await startSendWorker(app);
       workers.workers[0]!.on('completed', () => done.set(name, (done.get(name) ?? 0) + 1));
     }
-    await waitFor('fifteen sent rows', async () => (await ledgerByStatus(env.db, id)).sent === 15, 20_000);
+    await waitFor('fifteen sent rows', async () => (await countRowsByStatus(env.db, id)).sent === 15, 20_000);
     expect(done.get('first')).toBeGreaterThan(0);
     expect(done.get('second')).toBeGreaterThan(0);
     // 15 messages at 5 per second take three limiter windows, whichever worker sends them.
