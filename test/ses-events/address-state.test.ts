@@ -318,6 +318,21 @@ describe('campaign ledger', () => {
     expect(row).toEqual({ status: 'failed', reason: 'ses_rejected: Bad content' });
   });
 
+  it('a webhook suppression only replaces a weaker reason: an operator\'s manual stands against a bounce, not against a complaint', async () => {
+    const address = await addAddress(env.db, { verified: true });
+    const lower = address.email.toLowerCase();
+    await env.db.insertInto('suppressions').values({ email: lower, reason: 'manual', email_event_id: null }).execute();
+    const suppression = () => env.db.selectFrom('suppressions').select(['reason', 'email_event_id']).where('email', '=', lower).executeTakeFirstOrThrow();
+
+    await send('hard_bounce', { to: address.email });
+    expect(await suppression()).toEqual({ reason: 'manual', email_event_id: null });
+    expect((await addressState(env.db, address.emailId)).reason).toBe('hard_bounce');
+
+    await send('complaint', { to: address.email });
+    const complaint = await env.db.selectFrom('email_events').select('id').where('event_type', '=', 'Complaint').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(await suppression()).toEqual({ reason: 'complaint', email_event_id: complaint.id });
+  });
+
   it('the ingest runs as prepared statements with generic plans, not re-planned per event', async () => {
     const address = await addAddress(env.db, { verified: true });
     for (let i = 0; i < 8; i += 1) await send(i % 2 === 0 ? 'delivery' : 'soft_bounce', { to: address.email });
