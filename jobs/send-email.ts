@@ -1,22 +1,37 @@
 import { z } from 'zod';
-import { deliverCampaignMessage } from '../src/campaigns/deliver.js';
-import { SEND_JOB } from '../src/campaigns/enqueue.js';
+import { deliverCampaignBatch } from '../src/campaigns/deliver.js';
+import { enqueueSends, MAX_SEND_BATCH, SEND_JOB, sendBatchSize } from '../src/campaigns/enqueue.js';
 import { sesClientFor } from '../src/mail/ses-client.js';
 import { defineJob } from '../src/queue/job.js';
 import { QUEUE_NAMES } from '../src/queue/names.js';
 
-/** Sends the campaign message of one ledger row (job id `send-<recipientId>`). */
+const ledgerId = z.string().regex(/^\d+$/);
+
+/**
+ * Sends the campaign messages of a few ledger rows (see sendBatchSize). Jobs
+ * enqueued before batches carried `{recipientId}`; they still run.
+ */
 export const sendEmailJob = defineJob({
   name: SEND_JOB,
   queue: QUEUE_NAMES.send,
-  payload: z.object({ recipientId: z.string().regex(/^\d+$/) }),
-  async handle({ recipientId }, { app, job, log }) {
-    const outcome = await deliverCampaignMessage(app, recipientId, {
+  payload: z.union([
+    z.object({ recipientIds: z.array(ledgerId).min(1).max(MAX_SEND_BATCH) }),
+    z.object({ recipientId: ledgerId }).transform(({ recipientId }) => ({ recipientIds: [recipientId] })),
+  ]),
+  async handle({ recipientIds }, { app, job, log }) {
+    // A job enqueued under a higher SES_MAX_SEND_RATE may carry more rows than
+    // this process's limiter window allows: the rest go back as jobs of today's size.
+    const size = sendBatchSize(app.config);
+    if (recipientIds.length > size) {
+      await enqueueSends(app, recipientIds.slice(size));
+      log.info({ rows: recipientIds.length, size }, 'send job larger than this rate allows; the surplus was enqueued again');
+    }
+    const outcomes = await deliverCampaignBatch(app, recipientIds.slice(0, size), {
       ses: sesClientFor(app),
       attemptsMade: job.attemptsMade,
       maxAttempts: job.opts.attempts,
     });
-    log.debug({ recipientId, outcome }, 'send job done');
-    return outcome;
+    log.debug({ recipientIds, outcomes }, 'send job done');
+    return outcomes;
   },
 });

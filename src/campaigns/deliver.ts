@@ -10,21 +10,28 @@ import { QUEUE_NAMES } from '../queue/names.js';
 import { newVerificationToken } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { pauseAllCampaigns } from './campaigns.js';
-import { claimRecipient, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
-import { finishRow, recordSent, releaseToPending, returnToQueue } from './ledger.js';
+import { claimAll, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
+import { finishRow, recordAllSent, releaseToPending, returnToQueue, type SentRecord } from './ledger.js';
 import { renderCampaignMessage } from './message.js';
+import { sendSlotsFor } from './send-slots.js';
 
 /**
- * Sends the message of one ledger row, the body of a send job. One statement
- * claims the row (queued for today → sending, stamped and committed, only
- * while the campaign runs) and returns what is true of the person now; their
- * eligibility and the send policy are checked on that, then the message goes
- * to SES and the MessageId is recorded. A row that cannot be claimed is looked
- * at to settle it (paused: left queued; cancelled: skipped; another day:
- * back to pending). A row found in `sending` was claimed by a process that
- * died around SendEmail: SES may have taken the message, so it is NOT sent
- * again but failed with `unknown_outcome_after_crash` for an operator to
- * judge (at most one message per person, possibly none).
+ * Sends the messages of a send job's ledger rows (one, or a few at high
+ * rates: see sendBatchSize). One statement claims every row (queued for
+ * today → sending, stamped and committed, only while the campaign runs, a
+ * token issued with each) and returns what is true of each person now; their
+ * eligibility and the send policy are checked on that, then each message goes
+ * to SES (at most SEND_SLOTS calls in flight per process) and the MessageIds
+ * are recorded in one statement. A row that cannot be claimed is looked at to
+ * settle it (paused: left queued; cancelled: skipped; another day: back to
+ * pending). A row found in `sending` was claimed by a process that died
+ * around SendEmail: SES may have taken the message, so it is NOT sent again
+ * but failed with `unknown_outcome_after_crash` for an operator to judge (at
+ * most one message per person, possibly none).
+ *
+ * Every row is settled before the job ends: a throttled, failing or stopped
+ * send puts its row back to queued, and the job is then retried (or rate
+ * limited), its next run claiming only the rows still queued.
  */
 export type DeliveryOutcome =
   | 'sent'
@@ -33,6 +40,7 @@ export type DeliveryOutcome =
   | 'campaign_paused'
   | 'skipped'
   | 'deferred'
+  | 'retrying'
   | 'failed'
   | 'unknown_outcome';
 
@@ -46,58 +54,171 @@ export interface DeliveryContext {
   maxAttempts?: number;
 }
 
-/** Delivers ledger row `recipientId`; throws to have the job retried (network, 5xx) or rate-limited (429). */
-export async function deliverCampaignMessage(app: App, recipientId: string, ctx: DeliveryContext): Promise<DeliveryOutcome> {
-  const { db, config } = app;
-  const now = app.clock();
-  const token = newVerificationToken(now, config.VERIFY_TOKEN_TTL_HOURS);
-  const facts = await claimRecipient(db, { recipientId, day: utcDay(now), now, token });
-  if (!facts) return settleUnclaimable(app, recipientId, now);
-  const skipReason = skipReasonOf(facts);
-  if (skipReason !== null) {
-    // Claimed only to look: nothing was sent.
-    if (await finishRow(db, recipientId, 'skipped', skipReason, ['sending'], now)) {
-      campaignMessagesTotal.inc({ campaign: facts.campaignId, outcome: 'skipped' });
-    }
-    return 'skipped';
-  }
+/**
+ * What one job's sends learned that concerns the whole job: SES throttled or
+ * stopped the account (send nothing more), or a row needs the job retried.
+ */
+class JobState {
+  stop: 'throttled' | 'account_paused' | undefined;
+  retryError: Error | undefined;
+  retryCount = 0;
+  readonly sent: Array<SentRecord & { campaignId: string }> = [];
 
-  let message: RenderedMessage;
-  try {
-    const recipient = { username: facts.username, email: facts.plannedEmail, projects: facts.projects };
-    message = renderCampaignMessage(config, facts.template, recipient, token);
-  } catch (error) {
-    // Nothing reached SES: the row may be tried again.
-    await returnToQueue(db, recipientId, now, 'retrying: could not prepare the message');
-    throw error;
+  retry(error: Error): void {
+    this.retryError ??= error;
+    this.retryCount += 1;
   }
-
-  let messageId: string;
-  try {
-    messageId = await sendMessage(ctx.ses, config, {
-      to: facts.plannedEmail,
-      message,
-      tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign' },
-    });
-  } catch (error) {
-    return handleSendError(app, recipientId, facts.campaignId, error, ctx);
-  }
-  await recordSent(db, recipientId, messageId, app.clock());
-  campaignMessagesTotal.inc({ campaign: facts.campaignId, outcome: 'sent' });
-  return 'sent';
 }
 
-async function handleSendError(app: App, recipientId: string, campaignId: string, error: unknown, ctx: DeliveryContext): Promise<DeliveryOutcome> {
+/** Delivers one ledger row (a job of one row); throws to have the job retried (network, 5xx) or rate-limited (429). */
+export async function deliverCampaignMessage(app: App, recipientId: string, ctx: DeliveryContext): Promise<DeliveryOutcome> {
+  const [outcome] = await deliverCampaignBatch(app, [recipientId], ctx);
+  return outcome!;
+}
+
+/**
+ * Delivers the ledger rows of one send job, returning each row's outcome in
+ * order; throws, once every row is settled, to have the job retried (network,
+ * 5xx: with backoff) or rate-limited (429: without spending an attempt).
+ */
+export async function deliverCampaignBatch(app: App, recipientIds: readonly string[], ctx: DeliveryContext): Promise<DeliveryOutcome[]> {
+  const { db, config } = app;
+  const now = app.clock();
+  const day = utcDay(now);
+  // A row listed twice would find itself claimed and be taken for a crashed send.
+  const ids = [...new Set(recipientIds)];
+  const requests = ids.map((recipientId) => ({ recipientId, day, now, token: newVerificationToken(now, config.VERIFY_TOKEN_TTL_HOURS) }));
+  const claims = await claimAll(db, requests);
+  const job = new JobState();
+  const slots = sendSlotsFor(app);
+  const paced = pacer(config, ids.length);
+
+  const outcomes = await Promise.all(
+    ids.map(async (recipientId, i): Promise<DeliveryOutcome> => {
+      const claim = claims[i]!;
+      if (claim.status === 'rejected') {
+        // The claim statement failed: nothing was claimed, the row is still queued.
+        job.retry(asError(claim.reason));
+        return 'retrying';
+      }
+      const facts = claim.value;
+      if (!facts) return settleUnclaimable(app, recipientId, now);
+      const skipReason = skipReasonOf(facts);
+      if (skipReason !== null) {
+        // Claimed only to look: nothing was sent.
+        if (await finishRow(db, recipientId, 'skipped', skipReason, ['sending'], now)) {
+          campaignMessagesTotal.inc({ campaign: facts.campaignId, outcome: 'skipped' });
+        }
+        return 'skipped';
+      }
+
+      await paced(i);
+      return slots.run(async () => {
+        if (job.stop !== undefined) {
+          // SES throttled or stopped the account while this row waited: not sent, back to queued.
+          await returnToQueue(db, recipientId, now);
+          return job.stop === 'throttled' ? 'retrying' : 'campaign_paused';
+        }
+        // Rendered here, as each slot comes free, not all at once: a burst of
+        // renders would hold up the replies of the sends in flight.
+        let message: RenderedMessage;
+        try {
+          const recipient = { username: facts.username, email: facts.plannedEmail, projects: facts.projects };
+          message = renderCampaignMessage(config, facts.template, recipient, requests[i]!.token);
+        } catch (error) {
+          // Nothing reached SES: the row may be tried again.
+          await returnToQueue(db, recipientId, now, 'retrying: could not prepare the message');
+          job.retry(asError(error));
+          return 'retrying';
+        }
+        try {
+          const messageId = await sendMessage(ctx.ses, config, {
+            to: facts.plannedEmail,
+            message,
+            tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign' },
+          });
+          job.sent.push({ id: recipientId, messageId, now: app.clock(), campaignId: facts.campaignId });
+          return 'sent';
+        } catch (error) {
+          return handleSendError(app, recipientId, facts.campaignId, error, ctx, job);
+        }
+      });
+    }),
+  );
+
+  await recordJobSends(app, job);
+  if (job.stop === 'throttled') {
+    // The job goes back without spending an attempt; the whole queue waits first.
+    await app.queues.get(QUEUE_NAMES.send).rateLimit(THROTTLE_BACKOFF_MS);
+    throw Worker.RateLimitError();
+  }
+  if (job.retryError) {
+    const others = job.retryCount > 1 ? ` (and ${job.retryCount - 1} more rows of the job)` : '';
+    throw new Error(`${job.retryError.message}${others}`, { cause: job.retryError });
+  }
+  return outcomes;
+}
+
+/**
+ * Records the job's sent messages in one statement. A row whose record fails
+ * (its MessageId already recorded on another row, or the database gone) stays
+ * `sending`, and the job is retried: the next run finds it there and fails it
+ * as `unknown_outcome_after_crash` rather than send it twice.
+ */
+async function recordJobSends(app: App, job: JobState): Promise<void> {
+  if (job.sent.length === 0) return;
+  const recorded = await recordAllSent(app.db, job.sent);
+  recorded.forEach((result, i) => {
+    const { id, campaignId, messageId } = job.sent[i]!;
+    if (result.status === 'fulfilled') {
+      campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'sent' });
+      return;
+    }
+    app.log.error({ recipientId: id, messageId, err: result.reason }, 'SES took the message but its MessageId could not be recorded');
+    job.retry(new Error(`could not record SES MessageId ${messageId} on ledger row ${id}: ${asError(result.reason).message}`, { cause: result.reason }));
+  });
+}
+
+/**
+ * Spreads a job's sends over its limiter window: row `i` is not sent before
+ * `i` send intervals (1 / SES_MAX_SEND_RATE) after the job started, so even
+ * inside one window SES sees an even pace rather than a burst. A one-row job
+ * (every job at 50 messages a second or less) never waits.
+ */
+function pacer(config: Pick<App['config'], 'SES_MAX_SEND_RATE'>, rows: number): (i: number) => Promise<void> {
+  if (rows <= 1) return async () => undefined;
+  const started = performance.now();
+  const intervalMs = 1000 / config.SES_MAX_SEND_RATE;
+  return async (i) => {
+    const waitMs = started + i * intervalMs - performance.now();
+    // Under a millisecond is below what timers resolve; the window holds anyway.
+    if (waitMs >= 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  };
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
+/** Settles a row whose SendEmail failed; marks the job stopped or to be retried where the error says so. */
+async function handleSendError(
+  app: App,
+  recipientId: string,
+  campaignId: string,
+  error: unknown,
+  ctx: DeliveryContext,
+  job: JobState,
+): Promise<DeliveryOutcome> {
   const { db } = app;
   const now = app.clock();
   const reason = describeSesError(error);
   switch (classifySesError(error)) {
     case 'throttled':
-      // Back to queued, then the whole queue waits; the job goes back without spending an attempt.
+      // Back to queued; the rest of the job is not sent, and the job goes back to the queue.
       await returnToQueue(db, recipientId, now);
-      await app.queues.get(QUEUE_NAMES.send).rateLimit(THROTTLE_BACKOFF_MS);
-      app.log.info({ recipientId }, 'SES throttled the send (429); the send queue backs off');
-      throw Worker.RateLimitError();
+      if (job.stop === undefined) app.log.info({ recipientId }, 'SES throttled the send (429); the send queue backs off');
+      job.stop ??= 'throttled';
+      return 'retrying';
     case 'rejected':
       await finishRow(db, recipientId, 'failed', reason, ['sending'], now);
       campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'failed' });
@@ -105,6 +226,8 @@ async function handleSendError(app: App, recipientId: string, campaignId: string
       return 'failed';
     case 'account_paused': {
       await returnToQueue(db, recipientId, now);
+      if (job.stop === 'account_paused') return 'campaign_paused';
+      job.stop = 'account_paused';
       const why = `SES cannot send (${reason}); resume once the account can send again`;
       const paused = await pauseAllCampaigns(db, why, now);
       await recordAudit(db, { actor: 'campaign', action: 'campaigns.paused', reason: 'ses_sending_paused', details: { campaigns: paused, error: reason } });
@@ -120,7 +243,8 @@ async function handleSendError(app: App, recipientId: string, campaignId: string
       } else {
         await returnToQueue(db, recipientId, now, `retrying: ${reason}`);
       }
-      throw new Error(`SES send failed for ledger row ${recipientId}: ${reason}`, { cause: error });
+      job.retry(new Error(`SES send failed for ledger row ${recipientId}: ${reason}`, { cause: error }));
+      return lastAttempt ? 'failed' : 'retrying';
     }
   }
 }

@@ -96,7 +96,16 @@ export function claimRecipient(db: Kysely<Database>, request: ClaimRequest): Pro
   return claimCoalescer(db).submit(request);
 }
 
-const claimCoalescer = coalescerPer((db: Kysely<Database>) => new Coalescer((requests: ClaimRequest[]) => claimRecipients(db, requests), { maxBatch: 64, maxInFlight: 1 }));
+/**
+ * Claims the rows of one send job together: one statement for all of them
+ * (shared with other jobs' claims made at the same moment). Each request
+ * settles on its own; see claimRecipient.
+ */
+export function claimAll(db: Kysely<Database>, requests: readonly ClaimRequest[]): Promise<Array<PromiseSettledResult<RecipientFacts | undefined>>> {
+  return claimCoalescer(db).submitAll(requests);
+}
+
+const claimCoalescer = coalescerPer((db: Kysely<Database>) => new Coalescer((requests: ClaimRequest[]) => claimRecipients(db, requests), { maxBatch: 64, maxInFlight: 2 }));
 
 /**
  * Claims many rows in one statement; the facts of each claimed row, in the

@@ -28,7 +28,12 @@ export function recordSent(db: Db, id: string, messageId: string, now: Date): Pr
   return recordCoalescer(db).submit({ id, messageId, now });
 }
 
-const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRecord[]) => recordSentRows(db, records), { maxBatch: 64, maxInFlight: 1 }));
+/** Records the sent messages of one send job together; whether each row was still sending, each settled on its own. */
+export function recordAllSent(db: Db, records: readonly SentRecord[]): Promise<Array<PromiseSettledResult<boolean>>> {
+  return recordCoalescer(db).submitAll(records);
+}
+
+const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRecord[]) => recordSentRows(db, records), { maxBatch: 64, maxInFlight: 2 }));
 
 /** Records many sent messages in one statement; whether each row was still sending, in order. */
 export async function recordSentRows(db: Db, records: readonly SentRecord[]): Promise<boolean[]> {

@@ -1,7 +1,7 @@
 import type { App } from '../app.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import { utcDay } from './budget.js';
-import { enqueueSends, sendJobId } from './enqueue.js';
+import { enqueueSends, recipientIdsOf, sendBatches, sendJobId } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { restoreCampaignSchedules } from './schedule.js';
 
@@ -29,13 +29,19 @@ export interface ReconcileResult {
 export const SENDING_ORPHAN_AFTER_MS = 15 * 60_000;
 const PAGE = 1_000;
 
+/** Job states in which a send job will still run. */
+const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
 /** Runs every reconcile step over the running campaigns. */
 export async function reconcile(app: App): Promise<ReconcileResult> {
   const now = app.clock();
   const result: ReconcileResult = { requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 0 };
   result.schedulesRestored = await restoreCampaignSchedules(app);
   const running = await app.db.selectFrom('campaigns').select('id').where('status', '=', 'running').execute();
-  const queue = app.queues.get(QUEUE_NAMES.send);
+  if (running.length === 0) return logged(app, result);
+  // Read before the ledger: a job added after this is for rows queued after
+  // it, and enqueueing one of those again makes a job that finds it taken.
+  const held = await rowsWithLiveJobs(app);
   for (const { id: campaignId } of running) {
     result.released += await releaseStaleQueuedRows(app.db, campaignId, now);
     let after = '0';
@@ -53,11 +59,7 @@ export async function reconcile(app: App): Promise<ReconcileResult> {
       after = rows[rows.length - 1]!.id;
       const missing: string[] = [];
       for (const row of rows) {
-        const job = await queue.getJob(sendJobId(row.id));
-        const state = job ? await job.getState() : 'missing';
-        const lost = state === 'missing' || state === 'completed' || state === 'failed' || state === 'unknown';
-        if (!lost) continue;
-        if (job) await job.remove().catch(() => undefined);
+        if (held.has(row.id)) continue;
         if (row.status === 'queued') missing.push(row.id);
         else if (row.sending_at && now.getTime() - row.sending_at.getTime() > SENDING_ORPHAN_AFTER_MS) {
           const marked = await app.db
@@ -69,11 +71,40 @@ export async function reconcile(app: App): Promise<ReconcileResult> {
           result.unknownOutcome += Number(marked.numUpdatedRows);
         }
       }
-      await enqueueSends(app, missing);
+      await requeue(app, missing);
       result.requeued += missing.length;
       if (rows.length < PAGE) break;
     }
   }
+  return logged(app, result);
+}
+
+/** The ledger rows that some send job still waiting, delayed or running carries. */
+async function rowsWithLiveJobs(app: App): Promise<Set<string>> {
+  const queue = app.queues.get(QUEUE_NAMES.send);
+  const held = new Set<string>();
+  for (const state of LIVE_STATES) {
+    for (let start = 0; ; start += PAGE) {
+      const jobs = await queue.getJobs([state], start, start + PAGE - 1, true);
+      for (const job of jobs) if (job) for (const id of recipientIdsOf(job.data)) held.add(id);
+      if (jobs.length < PAGE) break;
+    }
+  }
+  return held;
+}
+
+/**
+ * Enqueues send jobs for rows that have none. A finished or failed job with
+ * the same id (the same rows) is removed first, or BullMQ would ignore the add.
+ */
+async function requeue(app: App, recipientIds: readonly string[]): Promise<void> {
+  if (recipientIds.length === 0) return;
+  const queue = app.queues.get(QUEUE_NAMES.send);
+  for (const batch of sendBatches(app.config, recipientIds)) await queue.remove(sendJobId(batch)).catch(() => 0);
+  await enqueueSends(app, recipientIds);
+}
+
+function logged(app: App, result: ReconcileResult): ReconcileResult {
   if (result.requeued + result.released + result.unknownOutcome + result.schedulesRestored > 0) {
     app.log.info({ ...result }, 'reconcile put the queue back in step with the ledger');
   }

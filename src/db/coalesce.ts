@@ -36,16 +36,29 @@ export class Coalescer<In, Out> {
   ) {}
 
   submit(input: In): Promise<Out> {
-    return new Promise<Out>((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
-      // Requests made in the same turn of the event loop share a batch.
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(() => {
-          this.scheduled = false;
-          this.pump();
-        });
-      }
+    const output = new Promise<Out>((resolve, reject) => this.waiting.push({ input, resolve, reject }));
+    this.schedulePump();
+    return output;
+  }
+
+  /**
+   * Submits several requests at once: they wait together, so they go in one
+   * batch (several, beyond `maxBatch`) instead of the first running alone.
+   * Each settles on its own: one failed request does not hide the others.
+   */
+  submitAll(inputs: readonly In[]): Promise<Array<PromiseSettledResult<Out>>> {
+    const outputs = inputs.map((input) => new Promise<Out>((resolve, reject) => this.waiting.push({ input, resolve, reject })));
+    this.schedulePump();
+    return Promise.allSettled(outputs);
+  }
+
+  private schedulePump(): void {
+    // Requests made in the same turn of the event loop share a batch.
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
     });
   }
 

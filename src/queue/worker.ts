@@ -1,5 +1,7 @@
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { App } from '../app.js';
+import { sendBatchSize } from '../campaigns/enqueue.js';
+import { SEND_SLOTS } from '../campaigns/send-slots.js';
 import type { Config } from '../config.js';
 import { jobLogger } from '../logger.js';
 import { createRedis, type RedisConnection } from './connection.js';
@@ -17,13 +19,23 @@ export interface RunningWorkers {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** How many jobs one worker process runs at once, per queue. */
-const CONCURRENCY: Record<QueueName, number> = {
+/** How many jobs one worker process runs at once, per queue (the send queue: see sendJobConcurrency). */
+const CONCURRENCY: Record<Exclude<QueueName, typeof QUEUE_NAMES.send>, number> = {
   [QUEUE_NAMES.campaigns]: 1,
-  [QUEUE_NAMES.send]: 16,
   [QUEUE_NAMES.sweeps]: 1,
   [QUEUE_NAMES.maintenance]: 1,
 };
+
+/**
+ * Send jobs one process runs at once: enough for SEND_SLOTS SendEmail calls
+ * in flight, plus two jobs more when jobs carry several rows, so that the
+ * slots stay busy while other jobs claim or record their rows (measured: one
+ * job more left the slots idle a fifth of the time, two kept them full).
+ */
+export function sendJobConcurrency(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
+  const batch = sendBatchSize(config);
+  return batch === 1 ? SEND_SLOTS : Math.ceil(SEND_SLOTS / batch) + 2;
+}
 
 /**
  * The send queue's limiter lives in Redis, so it caps the whole account's rate
@@ -31,11 +43,12 @@ const CONCURRENCY: Record<QueueName, number> = {
  * the start of each `duration` window; with one 1-second window, two bursts
  * fall inside one sliding second (measured: 99 sends in a second at 50/s),
  * and with `max` > 1 a sliding second can see `rate + max - 1`. One job per
- * 1/rate window keeps every sliding second within the quota; the cost is a
- * little throughput lost to the gap between windows at high rates.
+ * window, each window as long as its job's rows take at the rate (a job
+ * carries `sendBatchSize` rows), keeps every sliding second within the
+ * quota; the cost is a little throughput lost to the gap between windows.
  */
 export function sendLimiter(config: Pick<Config, 'SES_MAX_SEND_RATE'>): { max: number; duration: number } {
-  return { max: 1, duration: Math.ceil(1000 / config.SES_MAX_SEND_RATE) };
+  return { max: 1, duration: Math.ceil((1000 * sendBatchSize(config)) / config.SES_MAX_SEND_RATE) };
 }
 
 /** Starts one BullMQ worker per queue that has jobs in `registry`, and registers fixed schedules. */
@@ -64,7 +77,7 @@ export async function startWorkers(
     const workerOptions: WorkerOptions = {
       connection,
       prefix: app.config.QUEUE_PREFIX,
-      concurrency: options.concurrency?.[queueName] ?? CONCURRENCY[queueName],
+      concurrency: options.concurrency?.[queueName] ?? (queueName === QUEUE_NAMES.send ? sendJobConcurrency(app.config) : CONCURRENCY[queueName]),
       // Jobs of a killed worker come back after 30 s, not never.
       stalledInterval: 30_000,
       maxStalledCount: 5,

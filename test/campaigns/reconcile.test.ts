@@ -46,7 +46,7 @@ describe('reconcile', () => {
 
     expect(await reconcile(app)).toMatchObject({ requeued: 3, schedulesRestored: 1 });
     const rows = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', id).execute();
-    for (const row of rows) expect(await send.getJob(sendJobId(row.id))).toBeDefined();
+    for (const row of rows) expect(await send.getJob(sendJobId([row.id]))).toBeDefined();
     expect(await hasSchedule(app, id)).toBe(true);
 
     expect(await reconcile(app)).toMatchObject({ requeued: 0, schedulesRestored: 0 });
