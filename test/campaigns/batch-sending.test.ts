@@ -1,0 +1,220 @@
+import { SendingPausedException, TooManyRequestsException, type SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type { Job } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jobs } from '../../jobs/registry.js';
+import { sendEmailJob } from '../../jobs/send-email.js';
+import type { App } from '../../src/app.js';
+import { deliverCampaignBatch } from '../../src/campaigns/deliver.js';
+import { sendJobId } from '../../src/campaigns/enqueue.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { createCampaign } from '../../src/campaigns/operations.js';
+import { reconcile } from '../../src/campaigns/reconcile.js';
+import { getCampaignSummary } from '../../src/campaigns/summary.js';
+import { runCampaignTick } from '../../src/campaigns/tick.js';
+import { useSesClient, type SesSender } from '../../src/mail/ses-client.js';
+import { QUEUE_NAMES } from '../../src/queue/names.js';
+import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
+import { useTestEnv } from '../helpers/env.js';
+import { eligiblePeople, FakeSes, insertPeople, waitFor } from './helpers.js';
+
+/**
+ * At high rates a send job carries up to 16 ledger rows (sendBatchSize). A
+ * job of many rows must keep every promise a one-row job keeps: each person
+ * mailed at most once, every row settled, a throttle or an account pause
+ * stopping what was not yet sent, and the process within its 16 SendEmail
+ * calls in flight.
+ */
+const env = useTestEnv();
+const running: RunningWorkers[] = [];
+const apps: App[] = [];
+
+afterEach(async () => {
+  for (const workers of running.splice(0)) await workers.close(5_000);
+  for (const app of apps.splice(0)) await app.close();
+});
+
+/** An app at 10,000 messages a second: 16 rows a job. */
+function fastApp(ses: SesSender, rate = '10000'): App {
+  const app = env.app({ overrides: { SES_MAX_SEND_RATE: rate } });
+  apps.push(app);
+  useSesClient(app, ses);
+  return app;
+}
+
+/** A running campaign with `people` rows queued for today (and their jobs enqueued); the ledger row ids in order. */
+async function queuedRows(app: App, prefix: string, people: number): Promise<{ campaignId: string; rows: string[] }> {
+  await env.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
+  await insertPeople(env.db, eligiblePeople(prefix, people));
+  const { campaign } = await createCampaign(
+    app,
+    { name: prefix, template: 'reverify-email', segment: 'unverified-role-holders', perDay: 1000, schedule: '0 * * * *', startsAt: app.clock(), allowExternalLinks: false },
+    { dryRun: false },
+  );
+  await runCampaignTick(app, campaign!.id);
+  const rows = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', campaign!.id).orderBy('id').execute();
+  return { campaignId: campaign!.id, rows: rows.map((row) => row.id) };
+}
+
+/** A fake SES whose sends take `delayMs(n)` for the n-th call (from 1), counting how many are in flight at most. */
+class SlowSes extends FakeSes {
+  inFlight = 0;
+  maxInFlight = 0;
+  private started = 0;
+  constructor(
+    private readonly delayMs: (n: number) => number,
+    behaviour?: ConstructorParameters<typeof FakeSes>[0],
+  ) {
+    super(behaviour);
+  }
+
+  override async send(command: SendEmailCommand) {
+    this.started += 1;
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, this.delayMs(this.started)));
+      return await super.send(command);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+}
+
+const meta = (httpStatusCode: number, message: string) => ({ $metadata: { httpStatusCode }, message });
+
+async function statuses(rows: readonly string[]): Promise<string[]> {
+  const found = await env.db.selectFrom('campaign_recipients').select(['id', 'status']).where('id', 'in', rows).execute();
+  const byId = new Map(found.map((row) => [row.id, row.status]));
+  return rows.map((id) => byId.get(id) ?? 'missing');
+}
+
+describe('send jobs of many rows', () => {
+  it('go out as jobs of 16 rows, every person mailed once, never more than 16 sends in flight', async () => {
+    const ses = new SlowSes(() => 15);
+    const app = fastApp(ses);
+    const { campaignId, rows } = await queuedRows(app, 'batch-all', 40);
+    const send = app.queues.get(QUEUE_NAMES.send);
+    expect(await send.getJob(sendJobId(rows.slice(0, 16)))).toBeDefined();
+    expect(await send.getJobCounts('waiting')).toEqual({ waiting: 3 });
+
+    const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send] });
+    running.push(workers);
+    await waitFor('forty sent rows', async () => (await countRowsByStatus(env.db, campaignId)).sent === 40);
+
+    expect(ses.maxInFlight).toBeLessThanOrEqual(16);
+    // Three jobs at once, 40 rows: the slots were the limit, not the jobs.
+    expect(ses.maxInFlight).toBeGreaterThan(8);
+    expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(40);
+    expect(ses.accepted).toHaveLength(40);
+    const recorded = await env.db.selectFrom('campaign_recipients').select('ses_message_id').where('campaign_id', '=', campaignId).execute();
+    expect(new Set(recorded.map((row) => row.ses_message_id))).toEqual(new Set(ses.accepted.map((message) => message.messageId)));
+  });
+
+  it('a 429 mid-job: what was sent stays sent, the rest goes back to queued and out once on the next run', async () => {
+    // The first call is throttled at once; the other 15 take 50 ms, so the 4 rows left wait for a slot.
+    const ses = new SlowSes((n) => (n === 1 ? 0 : 50), (_to, call) => (call === 1 ? new TooManyRequestsException(meta(429, 'Maximum sending rate exceeded.')) : undefined));
+    const app = fastApp(ses);
+    const { campaignId, rows } = await queuedRows(app, 'batch-429', 20);
+
+    // One run over 20 rows: 16 go to SES at once, the first is throttled, the 4 waiting for a slot are not sent.
+    await expect(deliverCampaignBatch(app, rows, { ses })).rejects.toThrow(/rateLimitExceeded/);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 15, queued: 5 });
+    expect(ses.calls).toBe(16);
+
+    const again = await deliverCampaignBatch(app, rows, { ses });
+    expect(again.filter((outcome) => outcome === 'sent')).toHaveLength(5);
+    expect(again.filter((outcome) => outcome === 'not_queued')).toHaveLength(15);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 20 });
+    expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(20);
+    expect(ses.accepted).toHaveLength(20);
+  });
+
+  it('a network error fails only its own row’s attempt: the others are recorded, the job is retried for it alone', async () => {
+    let failures = 0;
+    const ses = new FakeSes((to) => (to === 'batch-net-003@example.com' && failures++ === 0 ? Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET' }) : undefined));
+    const app = fastApp(ses);
+    const { campaignId, rows } = await queuedRows(app, 'batch-net', 6);
+
+    await expect(deliverCampaignBatch(app, rows, { ses, attemptsMade: 0, maxAttempts: 8 })).rejects.toThrow(`SES send failed for ledger row ${rows[3]}`);
+    expect(await statuses(rows)).toEqual(['sent', 'sent', 'sent', 'queued', 'sent', 'sent']);
+
+    const outcomes = await deliverCampaignBatch(app, rows, { ses, attemptsMade: 1, maxAttempts: 8 });
+    expect(outcomes).toEqual(['not_queued', 'not_queued', 'not_queued', 'sent', 'not_queued', 'not_queued']);
+    expect(ses.accepted.map((message) => message.to).filter((to) => to === 'batch-net-003@example.com')).toHaveLength(1);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 6 });
+  });
+
+  it('SES pausing the account mid-job pauses every campaign and sends nothing more of the job', async () => {
+    // The second row's send (the second call) is refused at once; the other 15 take 50 ms.
+    const ses = new SlowSes((n) => (n === 2 ? 0 : 50), (to) => (to === 'batch-paused-001@example.com' ? new SendingPausedException(meta(400, 'Sending is paused for this account.')) : undefined));
+    const app = fastApp(ses);
+    const { campaignId, rows } = await queuedRows(app, 'batch-paused', 20);
+
+    const outcomes = await deliverCampaignBatch(app, rows, { ses });
+    expect(ses.calls).toBe(16);
+    expect(outcomes.filter((outcome) => outcome === 'sent')).toHaveLength(15);
+    expect(outcomes.filter((outcome) => outcome === 'campaign_paused')).toHaveLength(5);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 15, queued: 5 });
+    const summary = await getCampaignSummary(env.db, campaignId);
+    expect(summary?.status).toBe('paused');
+    expect(summary?.reason).toContain('SendingPausedException');
+  });
+
+  it('a row listed twice in one job is sent once and not taken for a crashed send', async () => {
+    const ses = new FakeSes();
+    const app = fastApp(ses);
+    const { campaignId, rows } = await queuedRows(app, 'batch-twice', 2);
+    const outcomes = await deliverCampaignBatch(app, [rows[0]!, rows[1]!, rows[0]!], { ses });
+    expect(outcomes).toEqual(['sent', 'sent']);
+    expect(ses.accepted).toHaveLength(2);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 2 });
+  });
+});
+
+describe('send job payloads', () => {
+  it('accepts the rows of a batch and the single row of jobs enqueued before batches; refuses anything else', () => {
+    expect(sendEmailJob.payload.parse({ recipientIds: ['1', '2'] })).toEqual({ recipientIds: ['1', '2'] });
+    expect(sendEmailJob.payload.parse({ recipientId: '7' })).toEqual({ recipientIds: ['7'] });
+    expect(sendEmailJob.payload.safeParse({ recipientIds: [] }).success).toBe(false);
+    expect(sendEmailJob.payload.safeParse({ recipientIds: Array.from({ length: 17 }, (_, i) => String(i + 1)) }).success).toBe(false);
+    expect(sendEmailJob.payload.safeParse({ recipientIds: ['1; DROP TABLE users'] }).success).toBe(false);
+  });
+
+  it('a job larger than this process’s rate allows sends its share and enqueues the rest', async () => {
+    const ses = new FakeSes();
+    // 200 a second: 4 rows a job.
+    const app = fastApp(ses, '200');
+    const { campaignId, rows } = await queuedRows(app, 'batch-split', 10);
+    const send = app.queues.get(QUEUE_NAMES.send);
+    await send.obliterate({ force: true });
+
+    const job = { attemptsMade: 0, opts: { attempts: 8 } } as unknown as Job;
+    const outcomes = await sendEmailJob.handle({ recipientIds: rows }, { app, job, log: app.log, token: undefined });
+    expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent']);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4, queued: 6 });
+    expect(await send.getJob(sendJobId(rows.slice(4, 8)))).toBeDefined();
+    expect(await send.getJob(sendJobId(rows.slice(8, 10)))).toBeDefined();
+  });
+});
+
+describe('reconcile with jobs of many rows', () => {
+  it('leaves rows a live job holds alone, and gives rows whose job was lost a new one, once', async () => {
+    const ses = new FakeSes();
+    const app = fastApp(ses);
+    const { campaignId, rows } = await queuedRows(app, 'batch-reconcile', 20);
+    // Only this campaign runs, and its two jobs (16 rows and 4) are the queue's only ones.
+    await env.db.updateTable('campaigns').set({ status: 'completed' }).where('id', '<>', campaignId).execute();
+    const send = app.queues.get(QUEUE_NAMES.send);
+    await send.obliterate({ force: true });
+    expect(await reconcile(app)).toMatchObject({ requeued: 20 });
+    expect(await send.getJobCounts('waiting')).toEqual({ waiting: 2 });
+    expect(await reconcile(app)).toMatchObject({ requeued: 0 });
+
+    // The job of the first 16 rows is lost (as with a flushed Redis); the second stays.
+    await send.remove(sendJobId(rows.slice(0, 16)));
+    expect(await reconcile(app)).toMatchObject({ requeued: 16 });
+    expect(await send.getJob(sendJobId(rows.slice(0, 16)))).toBeDefined();
+    expect(await reconcile(app)).toMatchObject({ requeued: 0 });
+    expect(await send.getJobCounts('waiting')).toEqual({ waiting: 2 });
+  });
+});
