@@ -17,7 +17,7 @@ export const sesEventsTotal = new Counter({
   registers: [registry],
 });
 
-/** Webhook requests refused, by reason (bad_signature, bad_topic, stale, bad_cert_url, malformed, too_large, unavailable). */
+/** Webhook requests refused, by reason (bad_signature, bad_certificate, bad_topic, stale, bad_cert_url, malformed, too_large, unavailable). */
 export const webhookRejectedTotal = new Counter({
   name: 'reverify_webhook_rejected_total',
   help: 'Webhook requests refused, by reason',

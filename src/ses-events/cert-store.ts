@@ -33,8 +33,15 @@ export interface CertificateStoreOptions {
   readonly onCacheWriteError?: (error: unknown) => void;
 }
 
+/** A signing certificate's public key and the period it is valid for. */
+export interface SigningCertificate {
+  readonly key: KeyObject;
+  readonly validFrom: Date;
+  readonly validTo: Date;
+}
+
 export class CertificateStore {
-  private readonly keys = new Map<string, Promise<KeyObject>>();
+  private readonly certificates = new Map<string, Promise<SigningCertificate>>();
   private fetches = 0;
 
   constructor(private readonly options: CertificateStoreOptions) {}
@@ -44,28 +51,28 @@ export class CertificateStore {
     return this.fetches;
   }
 
-  /** The public key of the certificate at `certUrl` (already checked by checkSigningCertUrl). */
-  publicKey(certUrl: string): Promise<KeyObject> {
-    let pending = this.keys.get(certUrl);
+  /** The certificate at `certUrl` (already checked by checkSigningCertUrl). */
+  certificate(certUrl: string): Promise<SigningCertificate> {
+    let pending = this.certificates.get(certUrl);
     if (!pending) {
       pending = this.load(certUrl);
-      this.keys.set(certUrl, pending);
+      this.certificates.set(certUrl, pending);
       // A failed load must not stay cached: the next request tries again.
-      pending.catch(() => this.keys.delete(certUrl));
+      pending.catch(() => this.certificates.delete(certUrl));
     }
     return pending;
   }
 
-  private async load(certUrl: string): Promise<KeyObject> {
+  private async load(certUrl: string): Promise<SigningCertificate> {
     const file = path.join(this.options.cacheDir, certCacheFileName(certUrl));
     const cached = await readFile(file, 'utf8').catch(() => null);
     if (cached !== null) {
-      const key = keyFromPem(cached);
-      if (key) return key;
+      const certificate = certificateFromPem(cached);
+      if (certificate) return certificate;
     }
     const pem = await this.fetchPem(certUrl);
-    const key = keyFromPem(pem);
-    if (!key) throw new CertificateUnavailableError(`${certUrl} did not return a PEM certificate`);
+    const certificate = certificateFromPem(pem);
+    if (!certificate) throw new CertificateUnavailableError(`${certUrl} did not return a PEM certificate`);
     // Write then rename, so a concurrent reader never sees half a file. The
     // disk copy only saves a fetch after a restart: failing to write it
     // (read-only or full disk) must not refuse a genuine message.
@@ -74,7 +81,7 @@ export class CertificateStore {
       .then(() => writeFile(temporary, pem, 'utf8'))
       .then(() => rename(temporary, file))
       .catch((error: unknown) => this.options.onCacheWriteError?.(error));
-    return key;
+    return certificate;
   }
 
   private async fetchPem(certUrl: string): Promise<string> {
@@ -92,9 +99,14 @@ export class CertificateStore {
   }
 }
 
-function keyFromPem(pem: string): KeyObject | null {
+function certificateFromPem(pem: string): SigningCertificate | null {
   try {
-    return createPublicKey(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'pem' }));
+    const x509 = new X509Certificate(pem);
+    return {
+      key: createPublicKey(x509.publicKey.export({ type: 'spki', format: 'pem' })),
+      validFrom: new Date(x509.validFrom),
+      validTo: new Date(x509.validTo),
+    };
   } catch {
     return null;
   }

@@ -65,13 +65,18 @@ export async function createLocalSnsSigner(options: {
   region?: string;
   certUrl?: string;
   install?: boolean;
+  /** The certificate's validity (default: from a day ago for a year). */
+  notBefore?: Date;
+  notAfter?: Date;
 }): Promise<LocalSnsSigner> {
   const region = options.region ?? 'us-east-1';
   const certUrl = options.certUrl ?? `https://sns.${region}.amazonaws.com/SimpleNotificationService-${randomBytes(16).toString('hex')}.pem`;
-  const notAfter = new Date(Date.now() + 365 * 86_400_000);
+  const notBefore = options.notBefore ?? new Date(Date.now() - 86_400_000);
+  const notAfter = options.notAfter ?? new Date(Date.now() + 365 * 86_400_000);
   const pems = await generate([{ name: 'commonName', value: `sns.${region}.amazonaws.com` }], {
     keySize: 2048,
     algorithm: 'sha256',
+    notBeforeDate: notBefore,
     notAfterDate: notAfter,
   });
   if (options.install !== false) {

@@ -24,7 +24,16 @@ import { recordSubscriptionMessage, recordUnstorable } from './subscription.js';
 /** SNS timestamps this far ahead of our clock are refused too (clock skew allowance). */
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
-export type RejectReason = 'malformed' | 'bad_cert_url' | 'bad_topic' | 'stale' | 'bad_signature' | 'bad_subscribe_url' | 'unavailable' | 'too_large';
+export type RejectReason =
+  | 'malformed'
+  | 'bad_cert_url'
+  | 'bad_certificate'
+  | 'bad_topic'
+  | 'stale'
+  | 'bad_signature'
+  | 'bad_subscribe_url'
+  | 'unavailable'
+  | 'too_large';
 
 export interface WebhookReply {
   readonly status: number;
@@ -83,14 +92,20 @@ export function createSnsWebhook(options: SnsWebhookOptions): SnsWebhook {
       return reject('stale', 403, `Timestamp ${message.Timestamp} is older than SNS_MAX_AGE_SECONDS (${config.SNS_MAX_AGE_SECONDS})`, fields);
     }
     if (ageMs < -MAX_FUTURE_SKEW_MS) return reject('stale', 403, `Timestamp ${message.Timestamp} is in the future`, fields);
-    let key;
+    let certificate;
     try {
-      key = await certificates.publicKey(message.SigningCertURL);
+      certificate = await certificates.certificate(message.SigningCertURL);
     } catch (error) {
       if (error instanceof CertificateUnavailableError) return reject('unavailable', 503, error.message, fields);
       throw error;
     }
-    if (!verifySnsSignature(message, key)) return reject('bad_signature', 403, 'Signature does not match the message and its SigningCertURL', fields);
+    // The key must have been valid when SNS signed: an expired (or not yet
+    // valid) certificate's key proves nothing, however the signature checks.
+    if (sentAt < certificate.validFrom || sentAt > certificate.validTo) {
+      const period = `${certificate.validFrom.toISOString()} to ${certificate.validTo.toISOString()}`;
+      return reject('bad_certificate', 403, `the SigningCertURL certificate was not valid at the message's Timestamp ${message.Timestamp} (valid ${period})`, fields);
+    }
+    if (!verifySnsSignature(message, certificate.key)) return reject('bad_signature', 403, 'Signature does not match the message and its SigningCertURL', fields);
     return null;
   }
 

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { buildServer } from '../../src/http/server.js';
 import { createWebhookRoutes } from '../../src/http/routes/webhook.js';
 import { describe, expect, it } from 'vitest';
+import { certCacheFileName } from '../../src/ses-events/cert-store.js';
 import { createLocalSnsSigner } from '../../src/ses-events/local-signer.js';
 import { sampleSesEvent } from '../../src/ses-events/sample-events.js';
 import { useTestEnv } from '../helpers/env.js';
@@ -139,6 +140,21 @@ describe('POST /webhooks/ses refuses everything else and changes nothing', () =>
     await expectRefused(message, 403);
   });
 
+  it('a signature by a certificate that had expired, or was not yet valid, at the message\'s Timestamp → 403', async () => {
+    const address = await addAddress(env.db);
+    const day = 86_400_000;
+    const expired = await createLocalSnsSigner({ certCacheDir: hook.certDir, notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) });
+    const early = await createLocalSnsSigner({ certCacheDir: hook.certDir, notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 30 * day) });
+    for (const signer of [expired, early]) {
+      const message = signer.signedNotification({ topicArn: TOPIC, message: sampleSesEvent('hard_bounce', { to: address.email }) });
+      await expectRefused(message, 403);
+      const response = await post(hook.server, message);
+      expect(response.json()).toMatchObject({ reason: 'bad_certificate' });
+      expect(response.json().error).toMatch(/not valid at the message's Timestamp/);
+    }
+    expect(await addressState(env.db, address.emailId)).toMatchObject({ reason: null, suppression: null });
+  });
+
   it('an empty or garbled signature → 403', async () => {
     const message = hardBounceFor('x@example.net');
     await expectRefused({ ...message, Signature: Buffer.from('not a signature').toString('base64') }, 403);
@@ -227,8 +243,10 @@ describe('signing certificates', () => {
     expect((await post(hook.server, message())).statusCode).toBe(200);
     expect((await post(hook.server, message())).statusCode).toBe(200);
     expect(hook.fetched.slice(fetchedBefore)).toEqual([other.certUrl]);
+    // Cached on disk under its URL's digest, beside the certificates installed before.
     const files = await readdir(hook.certDir);
-    expect(files.filter((f) => f.endsWith('.pem'))).toHaveLength(2);
+    expect(files).toContain(certCacheFileName(other.certUrl));
+    expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
     hook.fetchAnswer = () => new Error('network disabled in tests');
   });
 
