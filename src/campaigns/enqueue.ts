@@ -32,6 +32,14 @@ export function sendBatchSize(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number
 }
 
 /**
+ * How long the send queue's limiter window is: the time the account's rate
+ * takes to send one job's rows (whole milliseconds, rounded up).
+ */
+export function sendWindowMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
+  return Math.ceil((1000 * sendBatchSize(config)) / config.SES_MAX_SEND_RATE);
+}
+
+/**
  * The deterministic job id of a send job (BullMQ ignores an add whose id
  * exists): `send-<id>` for one row, and for several the first row, the count
  * and a digest of every id, so the same rows enqueued twice (a tick retried,

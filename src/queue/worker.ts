@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { App } from '../app.js';
-import { sendBatchSize } from '../campaigns/enqueue.js';
+import { sendBatchSize, sendWindowMs } from '../campaigns/enqueue.js';
 import { SEND_SLOTS } from '../campaigns/send-slots.js';
 import type { Config } from '../config.js';
 import { jobLogger } from '../logger.js';
@@ -48,7 +48,7 @@ export function sendJobConcurrency(config: Pick<Config, 'SES_MAX_SEND_RATE'>): n
  * quota; the cost is a little throughput lost to the gap between windows.
  */
 export function sendLimiter(config: Pick<Config, 'SES_MAX_SEND_RATE'>): { max: number; duration: number } {
-  return { max: 1, duration: Math.ceil((1000 * sendBatchSize(config)) / config.SES_MAX_SEND_RATE) };
+  return { max: 1, duration: sendWindowMs(config) };
 }
 
 /** Starts one BullMQ worker per queue that has jobs in `registry`, and registers fixed schedules. */
