@@ -78,8 +78,9 @@ export async function deliverCampaignMessage(app: App, recipientId: string, ctx:
 
 /**
  * Delivers the ledger rows of one send job, returning each row's outcome in
- * order; throws, once every row is settled, to have the job retried (network,
- * 5xx: with backoff) or rate-limited (429: without spending an attempt).
+ * the order the rows first appear (a row listed twice is delivered once);
+ * throws, once every row is settled, to have the job retried (network, 5xx:
+ * with backoff) or rate-limited (429: without spending an attempt).
  */
 export async function deliverCampaignBatch(app: App, recipientIds: readonly string[], ctx: DeliveryContext): Promise<DeliveryOutcome[]> {
   const { db, config } = app;
