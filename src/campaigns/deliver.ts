@@ -94,7 +94,9 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
   const slots = sendSlotsFor(app);
   const paced = pacer(config, ids.length);
 
-  const outcomes = await Promise.all(
+  // allSettled, not all: a row whose bookkeeping fails (the database gone)
+  // must not end the job while other rows' sends are in flight and unrecorded.
+  const settled = await Promise.allSettled(
     ids.map(async (recipientId, i): Promise<DeliveryOutcome> => {
       const claim = claims[i]!;
       if (claim.status === 'rejected') {
@@ -148,6 +150,8 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
   );
 
   await recordJobSends(app, job);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
   if (job.stop === 'throttled') {
     // The job goes back without spending an attempt; the whole queue waits first.
     await app.queues.get(QUEUE_NAMES.send).rateLimit(THROTTLE_BACKOFF_MS);
@@ -157,7 +161,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
     const others = job.retryCount > 1 ? ` (and ${job.retryCount - 1} more rows of the job)` : '';
     throw new Error(`${job.retryError.message}${others}`, { cause: job.retryError });
   }
-  return outcomes;
+  return settled.map((result) => (result as PromiseFulfilledResult<DeliveryOutcome>).value);
 }
 
 /**
