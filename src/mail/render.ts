@@ -129,9 +129,14 @@ export function describeProjects(projects: readonly string[]): string {
 
 const utcFormat = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', dateStyle: 'full', timeStyle: 'short' });
 
+/** The last date formatted: a send job's messages share one expiry, and Intl formatting is not cheap. */
+let lastFormatted: { time: number; text: string } | undefined;
+
 /** "Tuesday, 1 December 2026 at 11:26 UTC": unambiguous for readers in every time zone. */
 export function formatUtc(date: Date): string {
-  return `${utcFormat.format(date)} UTC`;
+  const time = date.getTime();
+  if (lastFormatted?.time !== time) lastFormatted = { time, text: `${utcFormat.format(date)} UTC` };
+  return lastFormatted.text;
 }
 
 /**
