@@ -98,4 +98,17 @@ describe('Coalescer', () => {
     expect(await Promise.all(submitted)).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(most).toBe(2);
   });
+  it('submitAll sends a job’s requests in one batch and settles each on its own', async () => {
+    // 13 cannot be stored: its batch fails, then each is tried alone.
+    const gate = gated<number>((inputs) => (inputs.includes(13) ? new Error('unlucky row') : inputs.map((n) => n + 1)));
+    const coalescer = new Coalescer(gate.run, { maxBatch: 64, maxInFlight: 2 });
+    const settled = coalescer.submitAll([11, 12, 13, 14]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(gate.batches).toEqual([[11, 12, 13, 14]]);
+    await gate.release();
+    await gate.release();
+    const results = await settled;
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason)))).toEqual([12, 13, 'Error: unlucky row', 15]);
+    expect(gate.batches.slice(1).map((batch) => batch.length)).toEqual([1, 1, 1, 1]);
+  });
 });
