@@ -85,21 +85,13 @@ export interface ClaimRequest {
 }
 
 /**
- * The send fast path: claims ledger row `recipientId` (queued for `day` →
- * sending, stamped) while its campaign runs, and returns the facts in the same
- * statement. Undefined when the row cannot be claimed (not queued, another
- * day, campaign not running, address row gone): the caller then loads the
- * facts to find out why. Claims made at the same moment by the process's
- * concurrent send jobs share one statement (see Coalescer).
- */
-export function claimRecipient(db: Kysely<Database>, request: ClaimRequest): Promise<RecipientFacts | undefined> {
-  return claimCoalescer(db).submit(request);
-}
-
-/**
- * Claims the rows of one send job together: one statement for all of them
- * (shared with other jobs' claims made at the same moment). Each request
- * settles on its own; see claimRecipient.
+ * The send fast path: claims the rows of one send job (each queued for its
+ * `day` → sending, stamped) while their campaign runs, and returns each row's
+ * facts from the same statement. Undefined for a row that cannot be claimed
+ * (not queued, another day, campaign not running, address row gone): the
+ * caller then loads the facts to find out why. Claims made at the same moment
+ * by the process's other send jobs share the statement (see Coalescer); each
+ * request settles on its own.
  */
 export function claimAll(db: Kysely<Database>, requests: readonly ClaimRequest[]): Promise<Array<PromiseSettledResult<RecipientFacts | undefined>>> {
   return claimCoalescer(db).submitAll(requests);

@@ -19,16 +19,12 @@ export interface SentRecord {
 }
 
 /**
- * sending → sent with the SES MessageId; false when the row was no longer
- * sending. Records made at the same moment by concurrent send jobs share one
- * statement (see Coalescer); one that fails (a duplicate MessageId) is then
- * retried alone, so it fails only itself.
+ * sending → sent with the SES MessageId, for the sent messages of one send
+ * job; whether each row was still sending, each settled on its own. Records
+ * made at the same moment by other send jobs share the statement (see
+ * Coalescer); a batch that fails (a duplicate MessageId) is retried row by
+ * row, so it fails only that row.
  */
-export function recordSent(db: Db, id: string, messageId: string, now: Date): Promise<boolean> {
-  return recordCoalescer(db).submit({ id, messageId, now });
-}
-
-/** Records the sent messages of one send job together; whether each row was still sending, each settled on its own. */
 export function recordAllSent(db: Db, records: readonly SentRecord[]): Promise<Array<PromiseSettledResult<boolean>>> {
   return recordCoalescer(db).submitAll(records);
 }

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { utcDay } from '../../src/campaigns/budget.js';
-import { claimRecipient, claimRecipients, type ClaimRequest } from '../../src/campaigns/eligibility.js';
-import { recordSent } from '../../src/campaigns/ledger.js';
+import { claimAll, claimRecipients, type ClaimRequest } from '../../src/campaigns/eligibility.js';
+import { recordAllSent } from '../../src/campaigns/ledger.js';
 import { createCampaign, pauseCampaign } from '../../src/campaigns/operations.js';
 import { preparedDb } from '../../src/db/connect.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
@@ -60,9 +60,9 @@ describe('batched claims and records', () => {
 
   it('concurrent claims share statements and still claim a row for one caller only', async () => {
     const { rows } = await queuedCampaign('batch-race', 30);
-    // Every row asked for by two callers at once, as two racing jobs would.
-    const answers = await Promise.all([...rows, ...rows].map((id) => claimRecipient(env.db, claimOf(id))));
-    const winners = answers.filter((f) => f !== undefined).map((f) => f.id);
+    // Every row asked for by two jobs at once, as two racing jobs holding the same rows would.
+    const jobs = await Promise.all([claimAll(env.db, rows.map((id) => claimOf(id))), claimAll(env.db, rows.map((id) => claimOf(id)))]);
+    const winners = jobs.flat().flatMap((answer) => (answer.status === 'fulfilled' && answer.value !== undefined ? [answer.value.id] : []));
     expect(winners.sort()).toEqual([...rows].sort());
     const sending = await env.db.selectFrom('campaign_recipients').select('id').where('id', 'in', rows).where('status', '=', 'sending').execute();
     expect(sending).toHaveLength(30);
@@ -73,8 +73,8 @@ describe('batched claims and records', () => {
   it('the claim and record run as named statements with a generic plan, planned once per connection', async () => {
     const { rows } = await queuedCampaign('batch-prepared', 12);
     for (const id of rows) {
-      await claimRecipient(env.db, claimOf(id));
-      await recordSent(env.db, id, `prepared-${id}`, new Date());
+      await claimAll(env.db, [claimOf(id)]);
+      await recordAllSent(env.db, [{ id, messageId: `prepared-${id}`, now: new Date() }]);
     }
     // One at a time, so the prepared pool used one connection: the one asked here (pg's pool hands out the last idle client).
     const statements = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`
@@ -98,10 +98,10 @@ describe('batched claims and records', () => {
 
   it('records concurrent sends in shared statements; a duplicate MessageId fails only its own row', async () => {
     const { rows } = await queuedCampaign('batch-record', 6);
-    await Promise.all(rows.map((id) => claimRecipient(env.db, claimOf(id))));
+    await claimAll(env.db, rows.map((id) => claimOf(id)));
     const now = new Date();
     const ids = rows.map((id, i) => (i === 5 ? 'dup-message-id' : i === 4 ? 'dup-message-id' : `message-${id}`));
-    const results = await Promise.allSettled(rows.map((id, i) => recordSent(env.db, id, ids[i]!, now)));
+    const results = await recordAllSent(env.db, rows.map((id, i) => ({ id, messageId: ids[i]!, now })));
 
     expect(results.slice(0, 4).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
     const lastTwo = results.slice(4);
@@ -114,7 +114,7 @@ describe('batched claims and records', () => {
     expect(states.slice(4).map((s) => s.status).sort()).toEqual(['sending', 'sent']);
 
     // Recording a row that is no longer sending changes nothing and says so.
-    expect(await recordSent(env.db, rows[0]!, 'another-id', now)).toBe(false);
+    expect(await recordAllSent(env.db, [{ id: rows[0]!, messageId: 'another-id', now }])).toEqual([{ status: 'fulfilled', value: false }]);
     expect(await statusOf(rows[0]!)).toEqual({ status: 'sent', ses_message_id: `message-${rows[0]}` });
   });
 });
