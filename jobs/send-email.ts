@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deliverCampaignBatch } from '../src/campaigns/deliver.js';
 import { enqueueSends, MAX_SEND_BATCH, SEND_JOB, sendBatchSize } from '../src/campaigns/enqueue.js';
+import { sendGateFor } from '../src/campaigns/send-gate.js';
 import { sesClientFor } from '../src/mail/ses-client.js';
 import { defineJob } from '../src/queue/job.js';
 import { QUEUE_NAMES } from '../src/queue/names.js';
@@ -18,7 +19,7 @@ export const sendEmailJob = defineJob({
     z.object({ recipientIds: z.array(ledgerId).min(1).max(MAX_SEND_BATCH) }),
     z.object({ recipientId: ledgerId }).transform(({ recipientId }) => ({ recipientIds: [recipientId] })),
   ]),
-  async handle({ recipientIds }, { app, job, log }) {
+  async handle({ recipientIds }, { app, job, log, rateLimited }) {
     // A job enqueued under a higher SES_MAX_SEND_RATE may carry more rows than
     // this process's limiter window allows: the rest go back as jobs of today's size.
     const size = sendBatchSize(app.config);
@@ -28,6 +29,7 @@ export const sendEmailJob = defineJob({
     }
     const outcomes = await deliverCampaignBatch(app, recipientIds.slice(0, size), {
       ses: sesClientFor(app),
+      gate: rateLimited ? sendGateFor(app) : undefined,
       attemptsMade: job.attemptsMade,
       maxAttempts: job.opts.attempts,
     });

@@ -13,6 +13,7 @@ import { pauseAllCampaigns } from './campaigns.js';
 import { claimAll, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
 import { finishRow, recordAllSent, releaseToPending, returnToQueue, type SentRecord } from './ledger.js';
 import { renderCampaignMessage } from './message.js';
+import type { SendGate } from './send-gate.js';
 import { sendSlotsFor } from './send-slots.js';
 
 /**
@@ -21,8 +22,8 @@ import { sendSlotsFor } from './send-slots.js';
  * today → sending, stamped and committed, only while the campaign runs, a
  * token issued with each) and returns what is true of each person now; their
  * eligibility and the send policy are checked on that, then each message goes
- * to SES (at most SEND_SLOTS calls in flight per process) and the MessageIds
- * are recorded in one statement. A row that cannot be claimed is looked at to
+ * to SES at the time the send gate gives it (at most SEND_SLOTS calls in
+ * flight per process) and the MessageIds are recorded in one statement. A row that cannot be claimed is looked at to
  * settle it (paused: left queued; cancelled: skipped; another day: back to
  * pending). A row found in `sending` was claimed by a process that died
  * around SendEmail: SES may have taken the message, so it is NOT sent again
@@ -49,6 +50,8 @@ export const THROTTLE_BACKOFF_MS = 1_000;
 
 export interface DeliveryContext {
   ses: SesSender;
+  /** Spaces the SendEmail calls across every worker (absent where the limiter is off: a benchmark's full speed). */
+  gate?: SendGate;
   /** Attempts BullMQ has made before this one, and allows in total: the last one fails the row. */
   attemptsMade?: number;
   maxAttempts?: number;
@@ -92,7 +95,14 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
   const claims = await claimAll(db, requests);
   const job = new JobState();
   const slots = sendSlotsFor(app);
-  const paced = pacer(config, ids.length);
+  const skipReasons = claims.map((claim) => (claim.status === 'fulfilled' && claim.value ? skipReasonOf(claim.value) : null));
+  // The rows that will be sent, numbered in the order their sends leave; one
+  // send time is reserved for each, right before sending.
+  const sendOrder = new Map<number, number>();
+  claims.forEach((claim, i) => {
+    if (claim.status === 'fulfilled' && claim.value && skipReasons[i] === null) sendOrder.set(i, sendOrder.size);
+  });
+  const schedule = ctx.gate ? await ctx.gate.reserve(sendOrder.size) : undefined;
 
   // allSettled, not all: a row whose bookkeeping fails (the database gone)
   // must not end the job while other rows' sends are in flight and unrecorded.
@@ -106,7 +116,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
       }
       const facts = claim.value;
       if (!facts) return settleUnclaimable(app, recipientId, now);
-      const skipReason = skipReasonOf(facts);
+      const skipReason = skipReasons[i] ?? null;
       if (skipReason !== null) {
         // Claimed only to look: nothing was sent.
         if (await finishRow(db, recipientId, 'skipped', skipReason, ['sending'], now)) {
@@ -115,7 +125,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
         return 'skipped';
       }
 
-      await paced(i);
+      await schedule?.waitFor(sendOrder.get(i)!);
       return slots.run(async () => {
         if (job.stop !== undefined) {
           // SES throttled or stopped the account while this row waited: not sent, back to queued.
@@ -182,23 +192,6 @@ async function recordJobSends(app: App, job: JobState): Promise<void> {
     app.log.error({ recipientId: id, messageId, err: result.reason }, 'SES took the message but its MessageId could not be recorded');
     job.retry(new Error(`could not record SES MessageId ${messageId} on ledger row ${id}: ${asError(result.reason).message}`, { cause: result.reason }));
   });
-}
-
-/**
- * Spreads a job's sends over its limiter window: row `i` is not sent before
- * `i` send intervals (1 / SES_MAX_SEND_RATE) after the job started, so even
- * inside one window SES sees an even pace rather than a burst. A one-row job
- * (every job at 50 messages a second or less) never waits.
- */
-function pacer(config: Pick<App['config'], 'SES_MAX_SEND_RATE'>, rows: number): (i: number) => Promise<void> {
-  if (rows <= 1) return async () => undefined;
-  const started = performance.now();
-  const intervalMs = 1000 / config.SES_MAX_SEND_RATE;
-  return async (i) => {
-    const waitMs = started + i * intervalMs - performance.now();
-    // Under a millisecond is below what timers resolve; the window holds anyway.
-    if (waitMs >= 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
-  };
 }
 
 function asError(reason: unknown): Error {

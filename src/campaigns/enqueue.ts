@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { App } from '../app.js';
 import type { Config } from '../config.js';
 import { QUEUE_NAMES } from '../queue/names.js';
+import { sendIntervalMs } from './send-gate.js';
 
 /** The send job's name. A send job carries one or a few ledger row ids. */
 export const SEND_JOB = 'send-email';
@@ -10,33 +11,40 @@ export const SEND_JOB = 'send-email';
 export const MAX_SEND_BATCH = 16;
 
 /**
- * The BullMQ limiter lets out one send job per window, and the windows are
- * never shorter than this (the rate the limiter was measured to keep).
+ * The BullMQ limiter lets out one send job per window. A window this long
+ * (or the time one message takes, if longer) makes the ~1 ms BullMQ takes
+ * to let the next job out after a window ends cost about 1% of the quota.
  */
-export const SEND_WINDOW_MS = 20;
+export const SEND_WINDOW_MS = 100;
 
 /**
  * How many ledger rows one send job carries: as many as the account may send
- * in one 20 ms limiter window, at least one and at most 16. At 50 messages a
- * second or less that is one row per job, each job let out on its own
- * window; from 800 a second on it is 16, so BullMQ's per-job cost (two Lua
- * scripts, a lock) and the ledger's two statements are shared by 16 messages.
- * Every job thus spans about one window whatever the rate, so a pause still
- * stops sending within milliseconds. The cost: a process dying mid-job leaves
- * every row its jobs had claimed in `sending` (at most 48 at 16 rows a job,
- * against 16 with one row a job), failed later as unknown_outcome_after_crash
- * and never resent. (32 rows a job measured no faster than 16.)
+ * in one 100 ms window, at least one and at most 16 — one below 20 messages a
+ * second, 5 at 50, 16 from 160 on. BullMQ's per-job cost (two Lua scripts, a
+ * lock, the ~1 ms gap between windows) and the ledger's two statements are
+ * shared by the job's rows, and the send gate spaces the rows' SendEmail
+ * calls evenly (see send-gate.ts). Every job spans about 100 ms whatever the
+ * rate, so a pause still stops sending within a fraction of a second. The
+ * cost: a process dying mid-job leaves every row its jobs had claimed in
+ * `sending` (at most 48 at 16 rows a job, against 16 with one row a job),
+ * failed later as unknown_outcome_after_crash and never resent. (32 rows a
+ * job measured no faster than 16.)
  */
 export function sendBatchSize(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
   return Math.min(MAX_SEND_BATCH, Math.max(1, Math.floor((config.SES_MAX_SEND_RATE * SEND_WINDOW_MS) / 1000)));
 }
 
 /**
- * How long the send queue's limiter window is: the time the account's rate
- * takes to send one job's rows (whole milliseconds, rounded up).
+ * How long the send queue's limiter window is: about the time the send gate
+ * takes to let one job's rows out (whole milliseconds, to the nearest), so
+ * jobs start at the pace the gate sends and claimed rows do not pile up
+ * waiting for it (BullMQ's ~1 ms between windows keeps jobs a little slower
+ * than the gate). Never shorter than the rows take at the rate itself: the
+ * limiter alone keeps the quota on average.
  */
 export function sendWindowMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
-  return Math.ceil((1000 * sendBatchSize(config)) / config.SES_MAX_SEND_RATE);
+  const rows = sendBatchSize(config);
+  return Math.max(Math.ceil((1000 * rows) / config.SES_MAX_SEND_RATE), Math.round(rows * sendIntervalMs(config)));
 }
 
 /**

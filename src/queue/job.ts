@@ -13,6 +13,8 @@ export interface JobContext {
   readonly log: Logger;
   /** The worker's lock token, needed to move a job back (rate limit, delay). */
   readonly token: string | undefined;
+  /** Whether this worker keeps the send rate (false only where a benchmark turns the limiter off). */
+  readonly rateLimited: boolean;
 }
 
 /**

@@ -182,14 +182,14 @@ describe('send job payloads', () => {
 
   it('a job larger than this process’s rate allows sends its share and enqueues the rest', async () => {
     const ses = new FakeSes();
-    // 200 a second: 4 rows a job.
-    const app = fastApp(ses, '200');
+    // 40 a second: 4 rows a job.
+    const app = fastApp(ses, '40');
     const { campaignId, rows } = await queuedRows(app, 'batch-split', 10);
     const send = app.queues.get(QUEUE_NAMES.send);
     await send.obliterate({ force: true });
 
     const job = { attemptsMade: 0, opts: { attempts: 8 } } as unknown as Job;
-    const outcomes = await sendEmailJob.handle({ recipientIds: rows }, { app, job, log: app.log, token: undefined });
+    const outcomes = await sendEmailJob.handle({ recipientIds: rows }, { app, job, log: app.log, token: undefined, rateLimited: true });
     expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent']);
     expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4, queued: 6 });
     expect(await send.getJob(sendJobId(rows.slice(4, 8)))).toBeDefined();

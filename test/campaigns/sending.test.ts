@@ -11,7 +11,7 @@ import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, FakeSes, insertPeople, startLocalSes, waitFor } from './helpers.js';
+import { busiestSecond, eligiblePeople, FakeSes, insertPeople, startLocalSes, waitFor } from './helpers.js';
 
 const env = useTestEnv();
 const running: RunningWorkers[] = [];
@@ -217,5 +217,19 @@ describe('rate limit', () => {
     const times = ses.accepted.map((message) => message.at);
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_800);
     expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(15);
+  });
+
+  it('two worker processes sending jobs of several rows keep every sliding second within the rate', async () => {
+    const ses = new FakeSes();
+    // 40 a second: jobs of 4 rows, each let out every ~102 ms, the sends spaced 25.5 ms apart by the gate.
+    const first = sesApp(ses, { SES_MAX_SEND_RATE: '40' });
+    const second = sesApp(ses, { SES_MAX_SEND_RATE: '40' });
+    const id = await campaignFor(first, 100, 'rate-rows');
+    for (const app of [first, second]) await startSendWorker(app);
+    await waitFor('a hundred sent rows', async () => (await countRowsByStatus(env.db, id)).sent === 100, 20_000);
+    const times = ses.accepted.map((message) => message.at);
+    expect(busiestSecond(times)).toBeLessThanOrEqual(40);
+    expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(100);
+    expect(ses.accepted).toHaveLength(100);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SEND_BATCH, sendBatchSize } from '../../src/campaigns/enqueue.js';
+import { MAX_SEND_BATCH, sendBatchSize, sendWindowMs } from '../../src/campaigns/enqueue.js';
+import { SEND_PACE_SLACK, sendIntervalMs } from '../../src/campaigns/send-gate.js';
 import { SEND_SLOTS } from '../../src/campaigns/send-slots.js';
 import { sendJobConcurrency, sendLimiter } from '../../src/queue/worker.js';
 
@@ -10,7 +11,7 @@ function messagesPerSecond(rate: number): number {
 }
 
 describe('sendLimiter', () => {
-  it.each([0.5, 1, 14, 50, 75, 130, 200, 799, 1000, 1600])('never lets more than %s messages a second through on average', (rate) => {
+  it.each([0.5, 1, 14, 19, 49, 50, 75, 130, 200, 799, 1000, 1600])('never lets more than %s messages a second through on average', (rate) => {
     expect(messagesPerSecond(rate)).toBeLessThanOrEqual(rate);
     // ...and stays within 5% of the quota, so a campaign is not slowed for nothing.
     expect(messagesPerSecond(rate)).toBeGreaterThanOrEqual(rate * 0.95);
@@ -21,23 +22,42 @@ describe('sendLimiter', () => {
     expect(messagesPerSecond(5000)).toBeGreaterThanOrEqual(5000 * 0.8);
   });
 
-  it('releases one job per window, so no sliding second holds more jobs than the quota has windows', () => {
+  it('releases one job per window', () => {
     for (const rate of [1, 14, 49, 50, 100, 200, 1000]) expect(sendLimiter({ SES_MAX_SEND_RATE: rate }).max).toBe(1);
+  });
+
+  it('lets jobs out no faster than the send gate lets their rows out, up to 400 a second', () => {
+    // Faster, claimed rows would queue at the gate (and be lost as unknown outcomes if the process died).
+    for (const rate of [1, 14, 19, 20, 49, 50, 75, 100, 160, 200, 400]) {
+      const config = { SES_MAX_SEND_RATE: rate };
+      expect(sendWindowMs(config)).toBeGreaterThanOrEqual(Math.floor(sendBatchSize(config) * sendIntervalMs(config)));
+    }
+  });
+});
+
+describe('sendIntervalMs', () => {
+  it('spaces sends 2% wider than the rate, so a send up to 20 ms late cannot push a sliding second over it', () => {
+    expect(SEND_PACE_SLACK).toBe(1.02);
+    expect(sendIntervalMs({ SES_MAX_SEND_RATE: 50 })).toBeCloseTo(20.4, 10);
+    expect(sendIntervalMs({ SES_MAX_SEND_RATE: 14 })).toBeCloseTo(1020 / 14, 10);
+    // `rate` sends spaced so span (rate - 1) intervals: 20 ms more than a second leaves room for 20 ms of lateness.
+    for (const rate of [14, 50, 1000]) expect(rate * sendIntervalMs({ SES_MAX_SEND_RATE: rate }) - 1000).toBeCloseTo(20, 6);
   });
 });
 
 describe('sendBatchSize', () => {
-  it('sends one row per job up to 50 a second, then as many rows as fit a 20 ms window, at most 16', () => {
-    expect([1, 14, 50, 99, 100, 400, 800, 10_000].map((rate) => sendBatchSize({ SES_MAX_SEND_RATE: rate }))).toEqual([1, 1, 1, 1, 2, 8, 16, 16]);
+  it('sends one row per job below 20 a second, then as many rows as fit a 100 ms window, at most 16', () => {
+    expect([1, 14, 19, 20, 50, 99, 160, 800, 10_000].map((rate) => sendBatchSize({ SES_MAX_SEND_RATE: rate }))).toEqual([1, 1, 1, 2, 5, 9, 16, 16, 16]);
     expect(MAX_SEND_BATCH).toBe(16);
   });
 
-  it('keeps every job within 10–40 ms up to 800 a second', () => {
-    for (const rate of [60, 100, 333, 800]) {
+  it('keeps every job within 80–110 ms from 10 to 160 a second (one message’s interval below that)', () => {
+    for (const rate of [10, 20, 33, 50, 75, 100, 160]) {
       const { duration } = sendLimiter({ SES_MAX_SEND_RATE: rate });
-      expect(duration).toBeGreaterThanOrEqual(10);
-      expect(duration).toBeLessThan(41);
+      expect(duration).toBeGreaterThanOrEqual(80);
+      expect(duration).toBeLessThanOrEqual(110);
     }
+    expect(sendLimiter({ SES_MAX_SEND_RATE: 1 }).duration).toBe(1020);
   });
 
   it('runs enough jobs at once to keep SEND_SLOTS sends in flight', () => {

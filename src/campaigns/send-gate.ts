@@ -1,0 +1,123 @@
+import type { App } from '../app.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { QUEUE_NAMES } from '../queue/names.js';
+import type { RedisConnection } from '../queue/connection.js';
+
+/**
+ * Every send is spaced 2% wider than 1 / SES_MAX_SEND_RATE. A sliding second
+ * then holds at most the rate even when some sends leave up to 20 ms later
+ * than their slot and the next on time (a busy event loop, a slow render),
+ * and a campaign still goes at 98% of the quota.
+ */
+export const SEND_PACE_SLACK = 1.02;
+
+/** The time between two of the account's sends, in milliseconds. */
+export function sendIntervalMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
+  return (1000 * SEND_PACE_SLACK) / config.SES_MAX_SEND_RATE;
+}
+
+/**
+ * How long a job waits for the gate's answer before pacing its sends from
+ * now: its rows are claimed, and a job held up by a Redis outage would be
+ * taken for a crashed one (its rows failed as unknown outcomes).
+ */
+export const GATE_ANSWER_TIMEOUT_MS = 1_000;
+
+/**
+ * Hands out send times, one per message, `intervalUs` apart, across every
+ * worker process: the next free time lives in Redis and is read and moved
+ * on by one script, timed by Redis's own clock. Returns the microseconds
+ * until the first of `count` reserved times.
+ */
+const RESERVE_SCRIPT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local first = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = first + interval * count
+redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 60000)
+return first - now
+`;
+
+/** When each of a job's sends may leave: `waitFor(k)` resolves at the k-th reserved time. */
+export interface SendSchedule {
+  waitFor(k: number): Promise<void>;
+}
+
+/**
+ * The account-wide send pace. BullMQ's limiter decides when a send job may
+ * start, but not when its SendEmail calls leave: between the two lie a
+ * claim statement, renders and a busy event loop, and the time they take
+ * differs from job to job and from worker to worker, so sends of jobs let
+ * out evenly can still bunch (measured: 31 in one second at 30/s with three
+ * workers). The gate spaces the calls themselves: a job reserves one time
+ * per message it is about to send, right before sending, and waits for each.
+ */
+export class SendGate {
+  private readonly intervalUs: number;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly key: string,
+    readonly intervalMs: number,
+    private readonly log?: Logger,
+  ) {
+    this.intervalUs = Math.max(1, Math.round(intervalMs * 1000));
+  }
+
+  /**
+   * Reserves `count` consecutive send times. If Redis does not answer in
+   * time, the sends are spaced from now instead (the limiter already let
+   * this job out; only the spacing across workers is lost meanwhile).
+   */
+  async reserve(count: number): Promise<SendSchedule> {
+    if (count <= 0) return { waitFor: async () => undefined };
+    const waitUs = await this.firstWaitUs(count);
+    const firstAt = performance.now() + (waitUs ?? 0) / 1000;
+    return {
+      waitFor: async (k) => {
+        const waitMs = firstAt + k * this.intervalMs - performance.now();
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      },
+    };
+  }
+
+  private async firstWaitUs(count: number): Promise<number | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const answer = (this.redis.eval(RESERVE_SCRIPT, 1, this.key, this.intervalUs, count) as Promise<number>).then(
+      (waitUs) => ({ waitUs }),
+      (error: unknown) => ({ error }),
+    );
+    const silence = new Promise<{ timedOut: true }>((resolve) => {
+      timer = setTimeout(() => resolve({ timedOut: true }), GATE_ANSWER_TIMEOUT_MS);
+    });
+    try {
+      const outcome = await Promise.race([answer, silence]);
+      if ('waitUs' in outcome) return outcome.waitUs;
+      const why = 'error' in outcome ? { err: outcome.error } : { timeoutMs: GATE_ANSWER_TIMEOUT_MS };
+      this.log?.warn(why, 'the send gate did not reserve send times; pacing this job from now');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The Redis key of the account's send pace: inside the send queue's keys, so it shares their slot and goes when they are obliterated. */
+export function sendGateKey(config: Pick<Config, 'QUEUE_PREFIX'>): string {
+  return `${config.QUEUE_PREFIX}:${QUEUE_NAMES.send}:pace`;
+}
+
+const gatesByApp = new WeakMap<App, SendGate>();
+
+/** The send gate of a running app, created on first use. */
+export function sendGateFor(app: App): SendGate {
+  let gate = gatesByApp.get(app);
+  if (!gate) {
+    gate = new SendGate(app.redis, sendGateKey(app.config), sendIntervalMs(app.config), app.log);
+    gatesByApp.set(app, gate);
+  }
+  return gate;
+}

@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { GATE_ANSWER_TIMEOUT_MS, SendGate, sendGateFor, sendGateKey, sendIntervalMs } from '../../src/campaigns/send-gate.js';
+import { useTestEnv } from '../helpers/env.js';
+import { busiestSecond } from './helpers.js';
+
+/**
+ * The send gate spaces SendEmail calls across every worker process: these
+ * tests reserve send times from two apps (two Redis connections, as two
+ * processes have) on the real Redis and look at when the sends may leave.
+ */
+const env = useTestEnv();
+
+/** Reserves `count` send times and resolves with the moment (ms, performance clock) each came. */
+async function sendTimes(gate: SendGate, count: number): Promise<number[]> {
+  const schedule = await gate.reserve(count);
+  return Promise.all(Array.from({ length: count }, (_, k) => schedule.waitFor(k).then(() => performance.now())));
+}
+
+describe('send gate', () => {
+  it('spaces the sends of two processes reserving at once: no sliding second holds more than the rate', async () => {
+    const first = env.app({ overrides: { SES_MAX_SEND_RATE: '20' } });
+    const second = env.app({ overrides: { SES_MAX_SEND_RATE: '20' } });
+    try {
+      const started = performance.now();
+      // 48 sends at 20 a second, reserved by two processes in jobs of 4 and 3 rows, all at once.
+      const times = (
+        await Promise.all([
+          ...Array.from({ length: 6 }, () => sendTimes(sendGateFor(first), 4)),
+          ...Array.from({ length: 8 }, () => sendTimes(sendGateFor(second), 3)),
+        ])
+      ).flat();
+      expect(times).toHaveLength(48);
+      expect(busiestSecond(times)).toBeLessThanOrEqual(20);
+      // 48 sends at one per 51 ms: the last leaves 47 intervals after the first.
+      const interval = sendIntervalMs(first.config);
+      expect(interval).toBeCloseTo(51, 5);
+      expect(Math.max(...times) - started).toBeGreaterThanOrEqual(47 * interval - 5);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it('makes a job wait behind the sends another process reserved before it', async () => {
+    const first = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
+    const second = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
+    try {
+      await first.redis.del(sendGateKey(first.config));
+      const reservedAt = performance.now();
+      const earlier = sendTimes(sendGateFor(first), 10);
+      // Two connections do not keep each other's order: the second process asks a little later.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const [later] = await sendTimes(sendGateFor(second), 1);
+      await earlier;
+      // Ten sends at 20.4 ms each come first.
+      expect(later! - reservedAt).toBeGreaterThanOrEqual(10 * 20.4 - 5);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it('paces a job from now, and says so, when Redis does not answer', async () => {
+    // A Redis that is not there: commands wait for a connection that never comes.
+    const absent = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 100 });
+    absent.on('error', () => undefined);
+    const warnings: string[] = [];
+    const log = { warn: (_fields: unknown, message: string) => warnings.push(message) } as never;
+    const gate = new SendGate(absent, 'gate-test', 10, log);
+    try {
+      const started = performance.now();
+      const times = await sendTimes(gate, 3);
+      const answered = times[0]! - started;
+      expect(answered).toBeGreaterThanOrEqual(GATE_ANSWER_TIMEOUT_MS - 5);
+      expect(answered).toBeLessThan(GATE_ANSWER_TIMEOUT_MS + 500);
+      expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(2 * 10 - 2);
+      expect(warnings).toEqual(['the send gate did not reserve send times; pacing this job from now']);
+    } finally {
+      absent.disconnect();
+    }
+  });
+});
