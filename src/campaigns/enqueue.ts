@@ -35,16 +35,17 @@ export function sendBatchSize(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number
 }
 
 /**
- * How long the send queue's limiter window is: about the time the send gate
- * takes to let one job's rows out (whole milliseconds, to the nearest), so
- * jobs start at the pace the gate sends and claimed rows do not pile up
- * waiting for it (BullMQ's ~1 ms between windows keeps jobs a little slower
- * than the gate). Never shorter than the rows take at the rate itself: the
- * limiter alone keeps the quota on average.
+ * How long the send queue's limiter window is: the time the send gate takes
+ * to let one job's rows out, to the nearest millisecond, less the ~1 ms
+ * BullMQ takes to let the next job out after a window ends — so jobs start
+ * at the pace the gate sends: no slower (the quota would go unused) and no
+ * faster (claimed rows would pile up waiting for the gate, and be lost as
+ * unknown outcomes if the process died). Never shorter than the rows take
+ * at the rate itself: the limiter alone keeps the quota on average.
  */
 export function sendWindowMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
   const rows = sendBatchSize(config);
-  return Math.max(Math.ceil((1000 * rows) / config.SES_MAX_SEND_RATE), Math.round(rows * sendIntervalMs(config)));
+  return Math.max(Math.ceil((1000 * rows) / config.SES_MAX_SEND_RATE), Math.round(rows * sendIntervalMs(config)) - 1);
 }
 
 /**
