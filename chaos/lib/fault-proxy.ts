@@ -25,7 +25,12 @@ export type FaultKind = keyof FaultRates;
  */
 export class FaultProxy {
   readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, reset: 0, timeout: 0 };
-  /** Milliseconds since epoch at which SES accepted each forwarded SendEmail. */
+  /**
+   * Milliseconds since epoch at which each SendEmail that SES accepted
+   * arrived: SES meters its rate as requests arrive, and the time its answer
+   * takes to come back (the local SES slows as its store grows, and this
+   * process is busy) is not the sender's pacing.
+   */
   readonly accepted: number[] = [];
   /** Every request that arrived, injured or not. */
   requests = 0;
@@ -112,6 +117,7 @@ export class FaultProxy {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      const arrivedAt = Date.now();
       const body = Buffer.concat(chunks);
       const isSend = req.method === 'POST' && /outbound-emails/.test(req.url ?? '');
       if (isSend) this.requests += 1;
@@ -134,7 +140,7 @@ export class FaultProxy {
           return;
         }
         default:
-          this.forward(req, res, body, isSend);
+          this.forward(req, res, body, isSend, arrivedAt);
       }
     });
   }
@@ -144,7 +150,7 @@ export class FaultProxy {
     res.end(JSON.stringify({ message }));
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, isSend: boolean): void {
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, isSend: boolean, arrivedAt: number): void {
     const upstream = http.request(
       {
         host: this.target.hostname,
@@ -154,7 +160,7 @@ export class FaultProxy {
         headers: { ...req.headers, host: this.target.host },
       },
       (answer) => {
-        if (isSend && answer.statusCode === 200) this.accepted.push(Date.now());
+        if (isSend && answer.statusCode === 200) this.accepted.push(arrivedAt);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },

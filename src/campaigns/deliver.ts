@@ -125,13 +125,9 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
         return 'skipped';
       }
 
-      await schedule?.waitFor(sendOrder.get(i)!);
+      const turn = sendOrder.get(i)!;
+      await schedule?.waitFor(turn);
       return slots.run(async () => {
-        if (job.stop !== undefined) {
-          // SES throttled or stopped the account while this row waited: not sent, back to queued.
-          await returnToQueue(db, recipientId, now);
-          return job.stop === 'throttled' ? 'retrying' : 'campaign_paused';
-        }
         // Rendered here, as each slot comes free, not all at once: a burst of
         // renders would hold up the replies of the sends in flight.
         let message: RenderedMessage;
@@ -143,6 +139,12 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
           await returnToQueue(db, recipientId, now, 'retrying: could not prepare the message');
           job.retry(asError(error));
           return 'retrying';
+        }
+        await schedule?.confirm(turn);
+        if (job.stop !== undefined) {
+          // SES throttled or stopped the account while this row waited: not sent, back to queued.
+          await returnToQueue(db, recipientId, now);
+          return job.stop === 'throttled' ? 'retrying' : 'campaign_paused';
         }
         try {
           const messageId = await sendMessage(ctx.ses, config, {

@@ -42,10 +42,28 @@ redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after 
 return first - now
 `;
 
-/** When each of a job's sends may leave: `at(k)` is the k-th reserved time (performance clock, ms), `waitFor(k)` resolves then. */
+/**
+ * A send this much past its time gives the time up and takes a new one
+ * (see SendSchedule.confirm): well inside the 30 ms the spacing leaves, so
+ * what happens after the check (building the request, the network) has the
+ * rest.
+ */
+export const LATE_SEND_MS = 10;
+
+/** When each of a job's sends may leave. */
 export interface SendSchedule {
+  /** The k-th reserved time (performance clock, ms). */
   at(k: number): number;
+  /** Resolves at the k-th reserved time. */
   waitFor(k: number): Promise<void>;
+  /**
+   * Called right before the k-th send leaves: if it is more than
+   * LATE_SEND_MS past its time (a stalled event loop, a slow render), the
+   * time is given up and a new one reserved and waited for, as often as
+   * needed. A late send followed by others on time would crowd more than
+   * the rate into one second.
+   */
+  confirm(k: number): Promise<void>;
 }
 
 /**
@@ -59,6 +77,8 @@ export interface SendSchedule {
  */
 export class SendGate {
   private readonly intervalUs: number;
+  /** Sends that came too late for their time and took a new one. */
+  lateSends = 0;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -78,11 +98,21 @@ export class SendGate {
     const waitUs = count > 0 ? await this.firstWaitUs(count) : 0;
     const firstAt = performance.now() + (waitUs ?? 0) / 1000;
     const at = (k: number) => firstAt + k * this.intervalMs;
+    const waitFor = async (k: number) => {
+      const waitMs = at(k) - performance.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    };
     return {
       at,
-      waitFor: async (k) => {
-        const waitMs = at(k) - performance.now();
-        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      waitFor,
+      confirm: async (k) => {
+        let due = at(k);
+        while (performance.now() - due > LATE_SEND_MS) {
+          this.lateSends += 1;
+          const fresh = await this.reserve(1);
+          await fresh.waitFor(0);
+          due = fresh.at(0);
+        }
       },
     };
   }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { GATE_ANSWER_TIMEOUT_MS, SendGate, sendGateFor, sendGateKey, sendIntervalMs } from '../../src/campaigns/send-gate.js';
+import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, SendGate, sendGateFor, sendGateKey, sendIntervalMs } from '../../src/campaigns/send-gate.js';
 import { useTestEnv } from '../helpers/env.js';
 import { busiestSecond } from './helpers.js';
 
@@ -64,6 +64,31 @@ describe('send gate', () => {
       expect(later! - reservedAt).toBeGreaterThanOrEqual(10 * 20.6 - 5);
     } finally {
       await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it('gives up the time of a send that comes too late and waits for a new one behind every reserved time', async () => {
+    const app = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
+    try {
+      const gate = sendGateFor(app);
+      const schedule = await gate.reserve(3);
+      // The first send is on time: nothing changes.
+      await schedule.waitFor(0);
+      await schedule.confirm(0);
+      expect(gate.lateSends).toBe(0);
+      // The second is held up (a stalled event loop) well past its time.
+      await schedule.waitFor(1);
+      const stalled = performance.now();
+      while (performance.now() - stalled < 3 * LATE_SEND_MS) {
+        // busy: nothing else runs
+      }
+      await schedule.confirm(1);
+      const sentAt = performance.now();
+      expect(gate.lateSends).toBe(1);
+      // Its new time comes after the third send's, one interval on.
+      expect(sentAt).toBeGreaterThanOrEqual(schedule.at(2) + gate.intervalMs - 2);
+    } finally {
+      await app.close();
     }
   });
 
