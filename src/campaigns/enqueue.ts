@@ -36,16 +36,16 @@ export function sendBatchSize(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number
 
 /**
  * How long the send queue's limiter window is: the time the send gate takes
- * to let one job's rows out, to the nearest millisecond, less the ~1 ms
- * BullMQ takes to let the next job out after a window ends — so jobs start
- * at the pace the gate sends: no slower (the quota would go unused) and no
- * faster (claimed rows would pile up waiting for the gate, and be lost as
- * unknown outcomes if the process died). Never shorter than the rows take
- * at the rate itself: the limiter alone keeps the quota on average.
+ * to let one job's rows out, to the nearest millisecond. With the ~1 ms
+ * BullMQ takes to let the next job out after a window ends, jobs start a
+ * little slower than the gate sends, so a job's claimed rows rarely wait
+ * behind another job's (waiting claimed rows are what a killed process
+ * leaves as unknown outcomes). Never shorter than the rows take at the rate
+ * itself: the limiter alone keeps the quota on average.
  */
 export function sendWindowMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
   const rows = sendBatchSize(config);
-  return Math.max(Math.ceil((1000 * rows) / config.SES_MAX_SEND_RATE), Math.round(rows * sendIntervalMs(config)) - 1);
+  return Math.max(Math.ceil((1000 * rows) / config.SES_MAX_SEND_RATE), Math.round(rows * sendIntervalMs(config)));
 }
 
 /**

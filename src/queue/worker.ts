@@ -27,14 +27,22 @@ const CONCURRENCY: Record<Exclude<QueueName, typeof QUEUE_NAMES.send>, number> =
 };
 
 /**
+ * Most ledger rows one process's running send jobs hold claimed at once:
+ * what a killed process can leave as unknown outcomes.
+ */
+export const MAX_CLAIMED_ROWS = 48;
+
+/**
  * Send jobs one process runs at once: enough for SEND_SLOTS SendEmail calls
  * in flight, plus two jobs more when jobs carry several rows, so that the
  * slots stay busy while other jobs claim or record their rows (measured: one
- * job more left the slots idle a fifth of the time, two kept them full).
+ * job more left the slots idle a fifth of the time, two kept them full) —
+ * but never more rows than MAX_CLAIMED_ROWS.
  */
 export function sendJobConcurrency(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
   const batch = sendBatchSize(config);
-  return batch === 1 ? SEND_SLOTS : Math.ceil(SEND_SLOTS / batch) + 2;
+  if (batch === 1) return SEND_SLOTS;
+  return Math.min(Math.ceil(SEND_SLOTS / batch) + 2, Math.floor(MAX_CLAIMED_ROWS / batch));
 }
 
 /**

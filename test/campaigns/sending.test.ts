@@ -221,7 +221,7 @@ describe('rate limit', () => {
 
   it('two worker processes sending jobs of several rows keep every sliding second within the rate', async () => {
     const ses = new FakeSes();
-    // 40 a second: jobs of 4 rows, one let out every ~103 ms, the sends spaced 25.75 ms apart by the gate.
+    // 40 a second: jobs of 4 rows, one let out every ~104 ms, the sends spaced 25.75 ms apart by the gate.
     const first = sesApp(ses, { SES_MAX_SEND_RATE: '40' });
     const second = sesApp(ses, { SES_MAX_SEND_RATE: '40' });
     const id = await campaignFor(first, 100, 'rate-rows');
