@@ -48,13 +48,25 @@ export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, aft
         exists(
           selectFrom('campaign_recipients as cr')
             .select(sql.lit(1).as('one'))
-            .where('cr.campaign_id', '=', campaignId)
-            .whereRef('cr.user_id', '=', 'e.user_id'),
+            .whereRef('cr.user_id', '=', 'e.user_id')
+            .where(ledgerCampaignIs(campaignId)),
         ),
       ),
     );
   if (afterUserId !== undefined && afterUserId !== null) query = query.where('e.user_id', '>', afterUserId);
   return query;
+}
+
+/**
+ * `cr.campaign_id = <id>`, written so that no index can answer it: the ledger
+ * is then probed by person (campaign_recipients_user_idx: a person's few
+ * rows). The statistics often have not seen a new campaign yet (the last
+ * ANALYZE came before it), so the planner takes it for a one-row campaign
+ * and would probe by campaign instead — reading all the rows the campaign
+ * already has, once per person: planning a large campaign went quadratic.
+ */
+function ledgerCampaignIs(campaignId: string) {
+  return sql<boolean>`cr.campaign_id + 0 = ${campaignId}::bigint`;
 }
 
 /** How many people the segment holds for `campaignId` right now (members not yet in its ledger). */
@@ -99,7 +111,7 @@ export async function segmentBreakdown(
         WHEN NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id) THEN 'no_role'
         WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(e.email)) THEN 'suppressed'
         WHEN EXISTS (SELECT 1 FROM emails c WHERE c.user_id = u.id AND c.unverify_reason = 'complaint') THEN 'complained_other_address'
-        WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.campaign_id = ${ledgerCampaign} AND cr.user_id = u.id)
+        WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.user_id = u.id AND ${ledgerCampaignIs(ledgerCampaign)})
           THEN 'already_mailed'
         ELSE 'eligible' END AS reason
       FROM users u
