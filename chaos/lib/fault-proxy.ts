@@ -75,10 +75,9 @@ export class FaultProxy {
   }
 
   /**
-   * Whether SES saw no more than a rate limiter of `rate`/s with fixed 1-s
-   * windows can let through: BullMQ's limiter starts up to `rate` jobs at the
-   * start of each window, so any T seconds may hold T + 1 windows' bursts.
-   * Checked for T = 1, 2, 5 and 10 s; returns the worst count / bound.
+   * Whether SES saw no more than `rate` messages a second: at most T × rate
+   * arrivals in every sliding window of T = 1, 2, 5 and 10 s. Returns the
+   * worst count / bound and the counts.
    */
   rateBound(rate: number): { worst: number; detail: string } {
     let worst = 0;
