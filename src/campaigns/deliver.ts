@@ -23,8 +23,9 @@ import { sendSlotsFor } from './send-slots.js';
  * token issued with each) and returns what is true of each person now; their
  * eligibility and the send policy are checked on that, then each message goes
  * to SES at the time the send gate gives it (at most SEND_SLOTS calls in
- * flight per process) and the MessageIds are recorded in one statement. A row that cannot be claimed is looked at to
- * settle it (paused: left queued; cancelled: skipped; another day: back to
+ * flight per process) and the MessageIds are recorded in one statement. With
+ * the gate, each row is claimed just before its time instead (see
+ * CLAIM_LEAD_MS). A row that cannot be claimed is looked at to settle it (paused: left queued; cancelled: skipped; another day: back to
  * pending). A row found in `sending` was claimed by a process that died
  * around SendEmail: SES may have taken the message, so it is NOT sent again
  * but failed with `unknown_outcome_after_crash` for an operator to judge (at
@@ -44,6 +45,12 @@ export type DeliveryOutcome =
   | 'retrying'
   | 'failed'
   | 'unknown_outcome';
+
+/**
+ * How long before its send time a row is claimed (with the send gate): more
+ * than a claim statement takes, so the send is not late for its time.
+ */
+export const CLAIM_LEAD_MS = 25;
 
 /** How long the whole send queue waits after SES says 429. */
 export const THROTTLE_BACKOFF_MS = 1_000;
@@ -92,23 +99,31 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
   // A row listed twice would find itself claimed and be taken for a crashed send.
   const ids = [...new Set(recipientIds)];
   const requests = ids.map((recipientId) => ({ recipientId, day, now, token: newVerificationToken(now, config.VERIFY_TOKEN_TTL_HOURS) }));
-  const claims = await claimAll(db, requests);
   const job = new JobState();
   const slots = sendSlotsFor(app);
-  const skipReasons = claims.map((claim) => (claim.status === 'fulfilled' && claim.value ? skipReasonOf(claim.value) : null));
-  // The rows that will be sent, numbered in the order their sends leave; one
-  // send time is reserved for each, right before sending.
-  const sendOrder = new Map<number, number>();
-  claims.forEach((claim, i) => {
-    if (claim.status === 'fulfilled' && claim.value && skipReasons[i] === null) sendOrder.set(i, sendOrder.size);
-  });
-  const schedule = ctx.gate ? await ctx.gate.reserve(sendOrder.size) : undefined;
+  // With the send gate, one send time per row, in order; each row is claimed
+  // only CLAIM_LEAD_MS before its time, so a killed process leaves few rows
+  // claimed and unsent (a row found skippable leaves its time unused).
+  // Without it (the limiter off: a benchmark's full speed) every row is
+  // claimed at once, in one statement.
+  const schedule = ctx.gate ? await ctx.gate.reserve(ids.length) : undefined;
+  const allClaims = schedule ? undefined : claimAll(db, requests);
+  const claimOf = async (i: number): Promise<PromiseSettledResult<RecipientFacts | undefined>> => {
+    if (allClaims) return (await allClaims)[i]!;
+    const [claim] = await claimAll(db, [requests[i]!]);
+    return claim!;
+  };
 
   // allSettled, not all: a row whose bookkeeping fails (the database gone)
   // must not end the job while other rows' sends are in flight and unrecorded.
   const settled = await Promise.allSettled(
     ids.map(async (recipientId, i): Promise<DeliveryOutcome> => {
-      const claim = claims[i]!;
+      if (schedule) {
+        await schedule.waitFor(i, CLAIM_LEAD_MS);
+        // SES throttled or stopped the account meanwhile: not claimed, still queued.
+        if (job.stop !== undefined) return job.stop === 'throttled' ? 'retrying' : 'campaign_paused';
+      }
+      const claim = await claimOf(i);
       if (claim.status === 'rejected') {
         // The claim statement failed: nothing was claimed, the row is still queued.
         job.retry(asError(claim.reason));
@@ -116,7 +131,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
       }
       const facts = claim.value;
       if (!facts) return settleUnclaimable(app, recipientId, now);
-      const skipReason = skipReasons[i] ?? null;
+      const skipReason = skipReasonOf(facts);
       if (skipReason !== null) {
         // Claimed only to look: nothing was sent.
         if (await finishRow(db, recipientId, 'skipped', skipReason, ['sending'], now)) {
@@ -125,8 +140,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
         return 'skipped';
       }
 
-      const turn = sendOrder.get(i)!;
-      await schedule?.waitFor(turn);
+      await schedule?.waitFor(i);
       return slots.run(async () => {
         // Rendered here, as each slot comes free, not all at once: a burst of
         // renders would hold up the replies of the sends in flight.
@@ -140,7 +154,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
           job.retry(asError(error));
           return 'retrying';
         }
-        await schedule?.confirm(turn);
+        await schedule?.confirm(i);
         if (job.stop !== undefined) {
           // SES throttled or stopped the account while this row waited: not sent, back to queued.
           await returnToQueue(db, recipientId, now);

@@ -54,8 +54,8 @@ export const LATE_SEND_MS = 10;
 export interface SendSchedule {
   /** The k-th reserved time (performance clock, ms). */
   at(k: number): number;
-  /** Resolves at the k-th reserved time. */
-  waitFor(k: number): Promise<void>;
+  /** Resolves at the k-th reserved time, or `leadMs` before it. */
+  waitFor(k: number, leadMs?: number): Promise<void>;
   /**
    * Called right before the k-th send leaves: if it is more than
    * LATE_SEND_MS past its time (a stalled event loop, a slow render), the
@@ -73,7 +73,7 @@ export interface SendSchedule {
  * differs from job to job and from worker to worker, so sends of jobs let
  * out evenly can still bunch (measured: 31 in one second at 30/s with three
  * workers). The gate spaces the calls themselves: a job reserves one time
- * per message it is about to send, right before sending, and waits for each.
+ * per row it carries and sends each row's message at its time.
  */
 export class SendGate {
   private readonly intervalUs: number;
@@ -98,8 +98,8 @@ export class SendGate {
     const waitUs = count > 0 ? await this.firstWaitUs(count) : 0;
     const firstAt = performance.now() + (waitUs ?? 0) / 1000;
     const at = (k: number) => firstAt + k * this.intervalMs;
-    const waitFor = async (k: number) => {
-      const waitMs = at(k) - performance.now();
+    const waitFor = async (k: number, leadMs = 0) => {
+      const waitMs = at(k) - leadMs - performance.now();
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     };
     return {

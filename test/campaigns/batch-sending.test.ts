@@ -9,6 +9,7 @@ import { sendJobId } from '../../src/campaigns/enqueue.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { createCampaign } from '../../src/campaigns/operations.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
+import { sendGateFor } from '../../src/campaigns/send-gate.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { useSesClient, type SesSender } from '../../src/mail/ses-client.js';
@@ -168,6 +169,28 @@ describe('send jobs of many rows', () => {
     expect(outcomes).toEqual(['sent', 'sent']);
     expect(ses.accepted).toHaveLength(2);
     expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 2 });
+  });
+});
+
+describe('send jobs paced by the send gate', () => {
+  it('claim each row just before its send time, so few rows are claimed and unsent at any moment', async () => {
+    // 40 a second: 4 rows a job, sends 25.75 ms apart; each row claimed 25 ms before its time.
+    const seen: string[][] = [];
+    const ses = new FakeSes();
+    const app = fastApp(ses, '40');
+    const { campaignId, rows } = await queuedRows(app, 'batch-gate', 4);
+    const watching: SesSender = {
+      async send(command) {
+        seen.push(await statuses(rows));
+        return ses.send(command);
+      },
+    };
+    const outcomes = await deliverCampaignBatch(app, rows, { ses: watching, gate: sendGateFor(app) });
+    expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent']);
+    // When the first message left, the last two rows were not claimed yet.
+    expect(seen[0]!.slice(2)).toEqual(['queued', 'queued']);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4 });
+    expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(4);
   });
 });
 
