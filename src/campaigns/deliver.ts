@@ -72,7 +72,19 @@ class JobState {
   stop: 'throttled' | 'account_paused' | undefined;
   retryError: Error | undefined;
   retryCount = 0;
-  readonly sent: Array<SentRecord & { campaignId: string }> = [];
+  /** Messages SES took whose MessageIds are not recorded yet. */
+  private unrecorded: Array<SentRecord & { campaignId: string }> = [];
+
+  sent(record: SentRecord & { campaignId: string }): void {
+    this.unrecorded.push(record);
+  }
+
+  /** Takes the unrecorded sends (all, or only row `id`'s) to record them. */
+  takeUnrecorded(id?: string): Array<SentRecord & { campaignId: string }> {
+    const taken = this.unrecorded.filter((record) => id === undefined || record.id === id);
+    this.unrecorded = this.unrecorded.filter((record) => !taken.includes(record));
+    return taken;
+  }
 
   retry(error: Error): void {
     this.retryError ??= error;
@@ -141,7 +153,7 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
       }
 
       await schedule?.waitFor(i);
-      return slots.run(async () => {
+      const outcome = await slots.run(async (): Promise<DeliveryOutcome> => {
         // Rendered here, as each slot comes free, not all at once: a burst of
         // renders would hold up the replies of the sends in flight.
         let message: RenderedMessage;
@@ -166,16 +178,22 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
             message,
             tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign' },
           });
-          job.sent.push({ id: recipientId, messageId, now: app.clock(), campaignId: facts.campaignId });
+          job.sent({ id: recipientId, messageId, now: app.clock(), campaignId: facts.campaignId });
           return 'sent';
         } catch (error) {
           return handleSendError(app, recipientId, facts.campaignId, error, ctx, job);
         }
       });
+      // Paced sends are recorded one by one as SES answers (concurrent
+      // records still share a statement): a killed process then leaves few
+      // rows mailed but unrecorded. At full speed the job records them all at
+      // once at the end.
+      if (schedule && outcome === 'sent') await recordSends(app, job, job.takeUnrecorded(recipientId));
+      return outcome;
     }),
   );
 
-  await recordJobSends(app, job);
+  await recordSends(app, job, job.takeUnrecorded());
   const failed = settled.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
   if (job.stop === 'throttled') {
@@ -191,16 +209,16 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
 }
 
 /**
- * Records the job's sent messages in one statement. A row whose record fails
- * (its MessageId already recorded on another row, or the database gone) stays
+ * Records sent messages in one statement. A row whose record fails (its
+ * MessageId already recorded on another row, or the database gone) stays
  * `sending`, and the job is retried: the next run finds it there and fails it
  * as `unknown_outcome_after_crash` rather than send it twice.
  */
-async function recordJobSends(app: App, job: JobState): Promise<void> {
-  if (job.sent.length === 0) return;
-  const recorded = await recordAllSent(app.db, job.sent);
+async function recordSends(app: App, job: JobState, records: ReadonlyArray<SentRecord & { campaignId: string }>): Promise<void> {
+  if (records.length === 0) return;
+  const recorded = await recordAllSent(app.db, records);
   recorded.forEach((result, i) => {
-    const { id, campaignId, messageId } = job.sent[i]!;
+    const { id, campaignId, messageId } = records[i]!;
     if (result.status === 'fulfilled') {
       campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'sent' });
       return;

@@ -173,7 +173,7 @@ describe('send jobs of many rows', () => {
 });
 
 describe('send jobs paced by the send gate', () => {
-  it('claim each row just before its send time, so few rows are claimed and unsent at any moment', async () => {
+  it('claim each row just before its send time and record it as SES answers, so few rows are claimed and unrecorded at any moment', async () => {
     // 40 a second: 4 rows a job, sends 25.75 ms apart; each row claimed 25 ms before its time.
     const seen: string[][] = [];
     const ses = new FakeSes();
@@ -187,8 +187,10 @@ describe('send jobs paced by the send gate', () => {
     };
     const outcomes = await deliverCampaignBatch(app, rows, { ses: watching, gate: sendGateFor(app) });
     expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent']);
-    // When the first message left, the last two rows were not claimed yet.
+    // When the first message left, the last two rows were not claimed yet;
+    // when the last left, the first was recorded already (not at the job's end).
     expect(seen[0]!.slice(2)).toEqual(['queued', 'queued']);
+    expect(seen[3]![0]).toBe('sent');
     expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4 });
     expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(4);
   });
