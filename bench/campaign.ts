@@ -20,6 +20,7 @@ import { sendJobConcurrency, sendLimiter, startWorkers } from '../src/queue/work
 import { PROFILES } from '../src/seed/profiles.js';
 import { seedDatabase } from '../src/seed/seed.js';
 import { createScratchDatabase } from './lib/scratch.js';
+import { peakInWindow } from './lib/sliding-window.js';
 import type { BenchResult } from './types.js';
 
 /**
@@ -211,7 +212,7 @@ async function rateBench(app: App): Promise<BenchResult[]> {
   const first = calls[0] ?? 0;
   const inWindow = calls.filter((t) => t - first < RATE_SECONDS * 1000).length;
   const achieved = inWindow / RATE_SECONDS;
-  const busiest = busiestSecond(calls);
+  const busiest = peakInWindow(calls);
   console.error(`[bench] campaign: rate ${achieved.toFixed(1)}/s over ${RATE_SECONDS} s, busiest one-second window ${busiest}`);
   results.push({
     name: `SES_MAX_SEND_RATE=${RATE}: achieved rate over ${RATE_SECONDS} s`,
@@ -315,17 +316,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** The most calls in any one-second window starting at a call. */
-function busiestSecond(times: number[]): number {
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end += 1) {
-    while (times[end]! - times[start]! >= 1000) start += 1;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
 }
 
 function sampleRss(): { stop(): number } {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { peakInWindow } from '../../bench/lib/sliding-window.js';
 
 /** Chance (0–1) of each fault per SendEmail request. */
 export interface FaultRates {
@@ -64,14 +65,7 @@ export class FaultProxy {
 
   /** The most SendEmails SES accepted in any window of `windowMs` (sliding). */
   peakInWindow(windowMs = 1000): number {
-    const times = [...this.accepted].sort((a, b) => a - b);
-    let peak = 0;
-    let start = 0;
-    for (let end = 0; end < times.length; end += 1) {
-      while ((times[end] ?? 0) - (times[start] ?? 0) >= windowMs) start += 1;
-      peak = Math.max(peak, end - start + 1);
-    }
-    return peak;
+    return peakInWindow(this.accepted, windowMs);
   }
 
   /**

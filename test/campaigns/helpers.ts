@@ -117,18 +117,6 @@ export async function startLocalSes(): Promise<{ endpoint: string; emails(): Pro
   };
 }
 
-/** The most events in any one-second window starting at an event (times in ms, any order). */
-export function busiestSecond(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end += 1) {
-    while (sorted[end]! - sorted[start]! >= 1000) start += 1;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
-
 /** Polls `check` until it returns true or `timeoutMs` passes (then throws with `what`). */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
