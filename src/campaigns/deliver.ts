@@ -7,7 +7,7 @@ import { sendMessage } from '../mail/send.js';
 import { classifySesError, describeSesError, type SesSender } from '../mail/ses-client.js';
 import { campaignMessagesTotal } from '../metrics.js';
 import { QUEUE_NAMES } from '../queue/names.js';
-import { newVerificationToken } from '../verification/tokens.js';
+import { newVerificationTokens } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { pauseAllCampaigns } from './campaigns.js';
 import { claimAll, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
@@ -110,7 +110,8 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
   const day = utcDay(now);
   // A row listed twice would find itself claimed and be taken for a crashed send.
   const ids = [...new Set(recipientIds)];
-  const requests = ids.map((recipientId) => ({ recipientId, day, now, token: newVerificationToken(now, config.VERIFY_TOKEN_TTL_HOURS) }));
+  const tokens = newVerificationTokens(ids.length, now, config.VERIFY_TOKEN_TTL_HOURS);
+  const requests = ids.map((recipientId, i) => ({ recipientId, day, now, token: tokens[i]! }));
   const job = new JobState();
   const slots = sendSlotsFor(app);
   // With the send gate, one send time per row, in order; each row is claimed

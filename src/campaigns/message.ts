@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { findExternalLinks } from '../mail/link-lint.js';
-import { renderTemplate, type RenderedMessage } from '../mail/render.js';
+import { renderTemplate, siteNameFromBaseUrl, type RenderedMessage } from '../mail/render.js';
 import { verificationUrl } from '../verification/tokens.js';
 
 /** Who a campaign message is for. */
@@ -8,11 +8,6 @@ export interface MessageRecipient {
   username: string;
   email: string;
   projects: string[];
-}
-
-/** The site's name as mail shows it: the host of PUBLIC_BASE_URL. */
-export function siteName(config: Pick<Config, 'PUBLIC_BASE_URL'>): string {
-  return new URL(config.PUBLIC_BASE_URL).hostname;
 }
 
 /** Renders campaign template `template` for one recipient and their verification token. */
@@ -27,7 +22,7 @@ export function renderCampaignMessage(
     username: recipient.username,
     email: recipient.email,
     verifyUrl: verificationUrl(baseUrl, token.token),
-    siteName: siteName(config),
+    siteName: siteNameFromBaseUrl(config.PUBLIC_BASE_URL),
     baseUrl,
     expiresAt: token.expiresAt,
     projects: recipient.projects,

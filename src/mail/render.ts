@@ -145,8 +145,12 @@ export function formatUtc(date: Date): string {
  * "www.example.org" would be auto-linked by mail clients to another host).
  */
 export function siteNameFromBaseUrl(baseUrl: string): string {
-  return new URL(baseUrl).hostname;
+  // Asked once per message; parsing a URL each time showed in send profiles.
+  if (lastSiteName?.baseUrl !== baseUrl) lastSiteName = { baseUrl, name: new URL(baseUrl).hostname };
+  return lastSiteName.name;
 }
+
+let lastSiteName: { baseUrl: string; name: string } | undefined;
 
 /**
  * A neutral context for previews and for linting a template: the real link

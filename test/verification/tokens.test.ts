@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { hashToken, issueVerificationToken, verificationUrl } from '../../src/verification/tokens.js';
+import { hashToken, issueVerificationToken, newVerificationTokens, verificationUrl } from '../../src/verification/tokens.js';
 import { requestVerification, VerificationRequestError } from '../../src/verification/request.js';
 import { useTestEnv } from '../helpers/env.js';
 import { createLedgerRow, createRoleHolder } from './fixtures.js';
@@ -45,6 +45,22 @@ describe('issueVerificationToken', () => {
       Array.from({ length: 20 }, () => issueVerificationToken(env.db, { ...person, purpose: 'user_request', now, ttlHours: 1 })),
     );
     expect(new Set(tokens.map((t) => t.token)).size).toBe(20);
+  });
+
+  it('issues a send job’s tokens from one draw of random bits, each its own 256 bits and hash', () => {
+    const tokens = newVerificationTokens(32, now, 168);
+    expect(tokens).toHaveLength(32);
+    expect(new Set(tokens.map((t) => t.token)).size).toBe(32);
+    for (const { token, tokenHash, expiresAt } of tokens) {
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+      expect(tokenHash).toBe(hashToken(token));
+      expect(expiresAt.toISOString()).toBe('2026-03-08T12:00:00.000Z');
+    }
+    // Each token is its own slice of the draw, not a repeat of its neighbour's.
+    const bytes = tokens.map((t) => Buffer.from(t.token, 'base64url'));
+    for (let i = 1; i < bytes.length; i += 1) expect(bytes[i]!.equals(bytes[i - 1]!)).toBe(false);
+    expect(() => newVerificationTokens(2, now, 0)).toThrow(/positive number of hours/);
   });
 
   it('builds a plain link on the public base URL', () => {
