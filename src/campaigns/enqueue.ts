@@ -24,11 +24,12 @@ export const SEND_WINDOW_MS = 100;
  * lock, the ~1 ms gap between windows) and the ledger's two statements are
  * shared by the job's rows, and the send gate spaces the rows' SendEmail
  * calls evenly (see send-gate.ts). Every job spans about 100 ms whatever the
- * rate, so a pause still stops sending within a fraction of a second. The
- * cost: a process dying mid-job leaves every row its jobs had claimed in
- * `sending` (at most 48 at 16 rows a job, against 16 with one row a job),
- * failed later as unknown_outcome_after_crash and never resent. (32 rows a
- * job measured no faster than 16.)
+ * rate, so a pause still stops sending within a fraction of a second. A
+ * process dying mid-job leaves the rows its jobs had claimed in `sending`,
+ * failed later as unknown_outcome_after_crash and never resent: with the
+ * send gate only those due within CLAIM_LEAD_MS or awaiting SES's answer; at
+ * full speed (limiter off) every row of its running jobs, at most
+ * MAX_CLAIMED_ROWS. (32 rows a job measured no faster than 16.)
  */
 export function sendBatchSize(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
   return Math.min(MAX_SEND_BATCH, Math.max(1, Math.floor((config.SES_MAX_SEND_RATE * SEND_WINDOW_MS) / 1000)));

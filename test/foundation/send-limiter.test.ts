@@ -70,12 +70,14 @@ describe('sendBatchSize', () => {
     expect(sendJobConcurrency({ SES_MAX_SEND_RATE: 14 })).toBe(SEND_SLOTS);
   });
 
-  it('never holds more than 48 claimed rows in one process, whatever the rate', () => {
+  it('never holds more than 80 rows in one process, whatever the rate', () => {
+    expect(MAX_CLAIMED_ROWS).toBe(80);
     for (let rate = 1; rate <= 200; rate += 1) {
       const config = { SES_MAX_SEND_RATE: rate };
       expect(sendJobConcurrency(config) * sendBatchSize(config)).toBeLessThanOrEqual(MAX_CLAIMED_ROWS);
     }
-    // 15 rows a job: three jobs, not four.
-    expect(sendJobConcurrency({ SES_MAX_SEND_RATE: 150 })).toBe(3);
+    // 15 rows a job: five jobs, not six; 16 rows: five.
+    expect(sendJobConcurrency({ SES_MAX_SEND_RATE: 150 })).toBe(5);
+    expect(sendJobConcurrency({ SES_MAX_SEND_RATE: 10_000 })).toBe(5);
   });
 });
