@@ -178,6 +178,9 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
             to: facts.plannedEmail,
             message,
             tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign' },
+            // Checked again where the request leaves: a cold SDK's first send
+            // can lose tens of milliseconds after the check above.
+            beforeWire: schedule ? () => schedule.confirm(i) : undefined,
           });
           job.sent({ id: recipientId, messageId, now: app.clock(), campaignId: facts.campaignId });
           return 'sent';

@@ -61,7 +61,9 @@ export interface SendSchedule {
    * LATE_SEND_MS past its time (a stalled event loop, a slow render), the
    * time is given up and a new one reserved and waited for, as often as
    * needed. A late send followed by others on time would crowd more than
-   * the rate into one second.
+   * the rate into one second. It may be called again for the same send (the
+   * last check sits where the request goes on the wire): it then measures
+   * against the time the send holds now.
    */
   confirm(k: number): Promise<void>;
 }
@@ -97,7 +99,9 @@ export class SendGate {
   async reserve(count: number): Promise<SendSchedule> {
     const waitUs = count > 0 ? await this.firstWaitUs(count) : 0;
     const firstAt = performance.now() + (waitUs ?? 0) / 1000;
-    const at = (k: number) => firstAt + k * this.intervalMs;
+    // A send that came late trades its time for a new one (see confirm).
+    const traded = new Map<number, number>();
+    const at = (k: number) => traded.get(k) ?? firstAt + k * this.intervalMs;
     const waitFor = async (k: number, leadMs = 0) => {
       const waitMs = at(k) - leadMs - performance.now();
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
@@ -106,12 +110,11 @@ export class SendGate {
       at,
       waitFor,
       confirm: async (k) => {
-        let due = at(k);
-        while (performance.now() - due > LATE_SEND_MS) {
+        while (performance.now() - at(k) > LATE_SEND_MS) {
           this.lateSends += 1;
           const fresh = await this.reserve(1);
-          await fresh.waitFor(0);
-          due = fresh.at(0);
+          traded.set(k, fresh.at(0));
+          await waitFor(k);
         }
       },
     };

@@ -9,6 +9,12 @@ export interface OutgoingMessage {
   message: RenderedMessage;
   /** EmailTags: the webhook matches events to ledger rows by campaign_id / recipient_id. */
   tags: Record<string, string>;
+  /**
+   * Awaited once the request is built and signed, right before it goes on
+   * the wire (the send gate's last lateness check). Runs inside the SDK's
+   * middleware stack, so a test's fake SES, which has none, never calls it.
+   */
+  beforeWire?: () => Promise<void>;
 }
 
 /**
@@ -37,6 +43,19 @@ export async function sendMessage(
     ConfigurationSetName: config.SES_CONFIGURATION_SET,
     EmailTags: Object.entries(outgoing.tags).map(([Name, Value]) => ({ Name, Value })),
   });
+  const { beforeWire } = outgoing;
+  if (beforeWire) {
+    // The last step before the HTTP handler: after serializing, endpoint
+    // resolution and signing, which on a worker's first send (a cold SDK)
+    // can take tens of milliseconds.
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        await beforeWire();
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'reverifyBeforeWire' },
+    );
+  }
   const result = await ses.send(command);
   if (!result.MessageId) throw new Error('SES accepted the message but returned no MessageId');
   return result.MessageId;

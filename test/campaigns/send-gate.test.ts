@@ -87,6 +87,11 @@ describe('send gate', () => {
       expect(gate.lateSends).toBe(1);
       // Its new time comes after the third send's, one interval on.
       expect(sentAt).toBeGreaterThanOrEqual(schedule.at(2) + gate.intervalMs - 2);
+      // Checked again where the request leaves (sendMessage's beforeWire):
+      // measured against the time it holds now, so it is not late again.
+      expect(schedule.at(1)).toBeGreaterThan(schedule.at(2));
+      await schedule.confirm(1);
+      expect(gate.lateSends).toBe(1);
     } finally {
       await app.close();
     }
