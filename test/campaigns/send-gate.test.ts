@@ -36,12 +36,16 @@ describe('send gate', () => {
       ).flat();
       expect(times).toHaveLength(48);
       expect(peakInWindow(times)).toBeLessThanOrEqual(20);
-      // The reserved times interleave the two processes' jobs, one interval apart (less a connection's jitter).
+      // The reserved times interleave the two processes' jobs, one interval
+      // apart. A job's times are anchored where Redis's answer arrives, so a
+      // late answer (both cores busy: 6 ms seen in a full test run) moves them
+      // closer to the next job's; uncoordinated processes would collide.
       const interval = sendIntervalMs(first.config);
       expect(interval).toBeCloseTo(51.5, 5);
       const sorted = [...reserved].sort((a, b) => a - b);
-      const gaps = sorted.slice(1).map((at, i) => at - sorted[i]!);
-      expect(Math.min(...gaps)).toBeGreaterThan(interval - 5);
+      const gaps = sorted.slice(1).map((at, i) => at - sorted[i]!).sort((a, b) => a - b);
+      expect(gaps[0]).toBeGreaterThan(interval / 2);
+      expect(gaps[Math.floor(gaps.length / 2)]).toBeCloseTo(interval, 0);
       // 48 sends at one per 51.5 ms: the last leaves 47 intervals after the first.
       expect(Math.max(...times) - started).toBeGreaterThanOrEqual(47 * interval - 5);
     } finally {
