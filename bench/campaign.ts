@@ -20,6 +20,7 @@ import { sendJobConcurrency, sendLimiter, startWorkers } from '../src/queue/work
 import { PROFILES } from '../src/seed/profiles.js';
 import { seedDatabase } from '../src/seed/seed.js';
 import { createScratchDatabase } from './lib/scratch.js';
+import { describeShares, watchMainThread, type MainThreadShare } from './lib/main-thread.js';
 import { peakInWindow } from './lib/sliding-window.js';
 import type { BenchResult } from './types.js';
 
@@ -159,6 +160,8 @@ async function sendingBench(app: App, endpoint: string): Promise<BenchResult> {
   // Single rounds of either vary by 10–25% on this shared machine.
   const bareRates: number[] = [];
   const queueRates: number[] = [];
+  const bareShares: Array<MainThreadShare | undefined> = [];
+  const queueShares: Array<MainThreadShare | undefined> = [];
   let outcome: Record<string, number> = {};
   // "Limiter off": the BullMQ limiter is disabled and SES_MAX_SEND_RATE is set
   // far above what this machine can send, so jobs carry the most rows
@@ -168,10 +171,14 @@ async function sendingBench(app: App, endpoint: string): Promise<BenchResult> {
     // The local SES keeps every message in memory; each round starts it empty,
     // so the sink is the same for every round, not one 20,000 messages heavier.
     await fetch(`${endpoint}/clear-store`, { method: 'POST' });
-    if (which === 'bare') bareRates.push(await bareLoopRate(app, endpoint));
-    else {
+    if (which === 'bare') {
+      const round = await bareLoopRate(app, endpoint);
+      bareRates.push(round.rate);
+      bareShares.push(round.mainThread);
+    } else {
       const round = await sendQueueRate(unlimitedApp);
       queueRates.push(round.rate);
+      queueShares.push(round.mainThread);
       outcome = round.outcome;
     }
   }
@@ -188,7 +195,7 @@ async function sendingBench(app: App, endpoint: string): Promise<BenchResult> {
     limit: `≥ 80% of bare SESv2Client loop (${bareRate.toFixed(0)} msg/s); ratio = limit / figure`,
     ratio,
     pass: ratio <= 1,
-    notes: `best of three rounds each, order bare, queue, queue, bare, bare, queue (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
+    notes: `best of three rounds each, order bare, queue, queue, bare, bare, queue (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
   };
 }
 
@@ -233,11 +240,12 @@ async function rateBench(app: App): Promise<BenchResult[]> {
 }
 
 /** The bare loop: the same rendered message, SEND_MESSAGES sends, CONCURRENCY in flight. */
-async function bareLoopRate(app: App, endpoint: string): Promise<number> {
+async function bareLoopRate(app: App, endpoint: string): Promise<{ rate: number; mainThread: MainThreadShare | undefined }> {
   const bare = createSesClient({ AWS_REGION: app.config.AWS_REGION, SES_ENDPOINT: endpoint });
   const message = renderCampaignMessage(app.config, 'reverify-email', SAMPLE_RECIPIENT, sampleToken(new Date(), 168));
   let next = 0;
   const started = performance.now();
+  const watch = watchMainThread();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < SEND_MESSAGES) {
@@ -247,23 +255,26 @@ async function bareLoopRate(app: App, endpoint: string): Promise<number> {
     }),
   );
   const rate = SEND_MESSAGES / ((performance.now() - started) / 1000);
+  const mainThread = watch.stop();
   bare.destroy();
-  return rate;
+  return { rate, mainThread };
 }
 
 /** Through the send queue: SEND_MESSAGES ledger rows of a new campaign queued for today, limiter off. */
-async function sendQueueRate(app: App): Promise<{ rate: number; outcome: Record<string, number> }> {
+async function sendQueueRate(app: App): Promise<{ rate: number; mainThread: MainThreadShare | undefined; outcome: Record<string, number> }> {
   const campaign = await plannedCampaign(app, SEND_MESSAGES);
   const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
   if (queued.queued.length !== SEND_MESSAGES) throw new Error(`queued ${queued.queued.length} rows, wanted ${SEND_MESSAGES}: the seed's segment is too small`);
   await enqueueSends(app, queued.queued);
   await settleDatabase(app.db);
   const started = performance.now();
+  const watch = watchMainThread();
   const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send], limiter: false });
   const outcome = await untilFinal(app, campaign);
   const rate = queued.queued.length / ((performance.now() - started) / 1000);
+  const mainThread = watch.stop();
   await workers.close();
-  return { rate, outcome };
+  return { rate, mainThread, outcome };
 }
 
 /**

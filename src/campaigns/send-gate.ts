@@ -28,8 +28,8 @@ export const GATE_ANSWER_TIMEOUT_MS = 1_000;
 /**
  * Hands out send times, one per message, `intervalUs` apart, across every
  * worker process: the next free time lives in Redis and is read and moved
- * on by one script, timed by Redis's own clock. Returns the microseconds
- * until the first of `count` reserved times.
+ * on by one script, timed by Redis's own clock. Returns the first of `count`
+ * reserved times and Redis's clock when it ran (microseconds).
  */
 const RESERVE_SCRIPT = `
 local time = redis.call('TIME')
@@ -39,7 +39,7 @@ local count = tonumber(ARGV[2])
 local first = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 local after = first + interval * count
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 60000)
-return first - now
+return {first, now}
 `;
 
 /**
@@ -81,6 +81,15 @@ export class SendGate {
   private readonly intervalUs: number;
   /** Sends that came too late for their time and took a new one. */
   lateSends = 0;
+  /**
+   * This process's clock minus Redis's, in ms: the smallest "answer arrived
+   * minus Redis's time" seen. Reserved times are on Redis's clock; mapping
+   * them through this rather than through when each answer arrived keeps a
+   * late answer (a busy event loop, a worker starting up) from moving a
+   * job's times onto the next job's: measured 106 sends in one second at
+   * 100/s after worker restarts, and 6 ms of drift in a loaded test run.
+   */
+  private offsetMs: number | undefined;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -97,8 +106,7 @@ export class SendGate {
    * this job out; only the spacing across workers is lost meanwhile).
    */
   async reserve(count: number): Promise<SendSchedule> {
-    const waitUs = count > 0 ? await this.firstWaitUs(count) : 0;
-    const firstAt = performance.now() + (waitUs ?? 0) / 1000;
+    const firstAt = (count > 0 ? await this.reservedStart(count) : undefined) ?? performance.now();
     // A send that came late trades its time for a new one (see confirm).
     const traded = new Map<number, number>();
     const at = (k: number) => traded.get(k) ?? firstAt + k * this.intervalMs;
@@ -120,10 +128,46 @@ export class SendGate {
     };
   }
 
-  private async firstWaitUs(count: number): Promise<number | undefined> {
+  /** The first reserved time on this process's clock, or undefined when Redis did not answer (then: from now). */
+  private async reservedStart(count: number): Promise<number | undefined> {
+    // A process's first answers are often slow ones (it is starting up):
+    // a few reads of the clock first, by the same script on the same Redis
+    // node (count 0 reserves nothing).
+    if (this.offsetMs === undefined) {
+      for (let i = 0; i < 3; i += 1) if ((await this.runScript(0)) === undefined) return undefined;
+    }
+    const firstUs = await this.runScript(count);
+    return firstUs === undefined ? undefined : firstUs / 1000 + this.offsetMs!;
+  }
+
+  /** Runs the reserve script; learns the clock offset from its answer; returns the first reserved time (µs, Redis's clock). */
+  private async runScript(count: number): Promise<number | undefined> {
+    const asked = performance.now();
+    const answer = await this.answered(this.redis.eval(RESERVE_SCRIPT, 1, this.key, this.intervalUs, count) as Promise<[number, number]>);
+    if (answer === undefined) return undefined;
+    const [firstUs, redisNowUs] = answer;
+    this.observe(asked, performance.now(), redisNowUs);
+    return firstUs;
+  }
+
+  /**
+   * Redis read its clock (`redisNowUs`) between `asked` and `answered`, so
+   * the offset lies between `asked - redis` and `answered - redis`. The
+   * smallest upper bound seen is kept; one that the new lower bound
+   * contradicts (a clock stepped) is replaced.
+   */
+  private observe(asked: number, answered: number, redisNowUs: number): void {
+    const redisNowMs = redisNowUs / 1000;
+    const upper = answered - redisNowMs;
+    const lower = asked - redisNowMs;
+    if (this.offsetMs === undefined || upper < this.offsetMs || lower > this.offsetMs) this.offsetMs = upper;
+  }
+
+  /** The answer, or undefined (and a warning) when Redis fails or stays silent for GATE_ANSWER_TIMEOUT_MS. */
+  private async answered<T>(request: Promise<T>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const answer = (this.redis.eval(RESERVE_SCRIPT, 1, this.key, this.intervalUs, count) as Promise<number>).then(
-      (waitUs) => ({ waitUs }),
+    const answer = request.then(
+      (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
     const silence = new Promise<{ timedOut: true }>((resolve) => {
@@ -131,9 +175,9 @@ export class SendGate {
     });
     try {
       const outcome = await Promise.race([answer, silence]);
-      if ('waitUs' in outcome) return outcome.waitUs;
+      if ('value' in outcome) return outcome.value;
       const why = 'error' in outcome ? { err: outcome.error } : { timeoutMs: GATE_ANSWER_TIMEOUT_MS };
-      this.log?.warn(why, 'the send gate did not reserve send times; pacing this job from now');
+      this.log?.warn(why, 'the send gate did not answer; pacing this job from now');
       return undefined;
     } finally {
       clearTimeout(timer);

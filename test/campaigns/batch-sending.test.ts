@@ -7,16 +7,14 @@ import type { App } from '../../src/app.js';
 import { deliverCampaignBatch } from '../../src/campaigns/deliver.js';
 import { sendJobId } from '../../src/campaigns/enqueue.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
-import { createCampaign } from '../../src/campaigns/operations.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
 import { SendGate, sendGateKey } from '../../src/campaigns/send-gate.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
-import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { useSesClient, type SesSender } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, FakeSes, insertPeople, waitFor } from './helpers.js';
+import { campaignForNewPeople, FakeSes, waitFor } from './helpers.js';
 
 /**
  * At high rates a send job carries up to 16 ledger rows (sendBatchSize). A
@@ -43,17 +41,8 @@ function fastApp(ses: SesSender, rate = '10000'): App {
 }
 
 /** A running campaign with `people` rows queued for today (and their jobs enqueued); the ledger row ids in order. */
-async function queuedRows(app: App, prefix: string, people: number): Promise<{ campaignId: string; rows: string[] }> {
-  await env.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
-  await insertPeople(env.db, eligiblePeople(prefix, people));
-  const { campaign } = await createCampaign(
-    app,
-    { name: prefix, template: 'reverify-email', segment: 'unverified-role-holders', perDay: 1000, schedule: '0 * * * *', startsAt: app.clock(), allowExternalLinks: false },
-    { dryRun: false },
-  );
-  await runCampaignTick(app, campaign!.id);
-  const rows = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', campaign!.id).orderBy('id').execute();
-  return { campaignId: campaign!.id, rows: rows.map((row) => row.id) };
+function queuedRows(app: App, prefix: string, people: number): Promise<{ campaignId: string; rows: string[] }> {
+  return campaignForNewPeople(app, prefix, people, { tick: true });
 }
 
 /** A fake SES whose sends take `delayMs(n)` for the n-th call (from 1), counting how many are in flight at most. */

@@ -3,12 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { utcDay } from '../../src/campaigns/budget.js';
 import { claimAll, claimRecipients, type ClaimRequest } from '../../src/campaigns/eligibility.js';
 import { recordAllSent } from '../../src/campaigns/ledger.js';
-import { createCampaign, pauseCampaign } from '../../src/campaigns/operations.js';
+import { pauseCampaign } from '../../src/campaigns/operations.js';
 import { preparedDb } from '../../src/db/connect.js';
-import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { newVerificationToken } from '../../src/verification/tokens.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, insertPeople } from './helpers.js';
+import { campaignForNewPeople } from './helpers.js';
 
 /**
  * Concurrent send jobs share their claim and MessageId statements. A batch
@@ -18,19 +17,12 @@ import { eligiblePeople, insertPeople } from './helpers.js';
  */
 const env = useTestEnv();
 
+/** A campaign whose first tick queued `people` rows, with their send jobs removed: the tests drive the claims themselves. */
 async function queuedCampaign(prefix: string, people: number): Promise<{ campaignId: string; rows: string[] }> {
-  await env.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
-  await insertPeople(env.db, eligiblePeople(prefix, people));
   const app = env.app();
-  const { campaign } = await createCampaign(
-    app,
-    { name: prefix, template: 'reverify-email', segment: 'unverified-role-holders', perDay: 1000, schedule: '0 * * * *', startsAt: app.clock(), allowExternalLinks: false },
-    { dryRun: false },
-  );
-  await runCampaignTick(app, campaign!.id);
+  const queued = await campaignForNewPeople(app, prefix, people, { tick: true });
   await app.queues.get('send').obliterate({ force: true });
-  const rows = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', campaign!.id).orderBy('id').execute();
-  return { campaignId: campaign!.id, rows: rows.map((row) => row.id) };
+  return queued;
 }
 
 function claimOf(recipientId: string, now = new Date()): ClaimRequest {

@@ -1,6 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import type { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { Kysely } from 'kysely';
+import type { App } from '../../src/app.js';
+import { createCampaign } from '../../src/campaigns/operations.js';
+import { runCampaignTick } from '../../src/campaigns/tick.js';
 import type { Database, UnverifyReason } from '../../src/db/database.js';
 import type { SesSender } from '../../src/mail/ses-client.js';
 import { track } from '../helpers/resources.js';
@@ -55,6 +58,41 @@ export async function insertPeople(db: Kysely<Database>, people: PersonSpec[]): 
 /** `n` people who are all in the segment: name-0 … name-(n-1). */
 export function eligiblePeople(prefix: string, n: number): PersonSpec[] {
   return Array.from({ length: n }, (_, i) => ({ username: `${prefix}-${String(i).padStart(3, '0')}` }));
+}
+
+/**
+ * A campaign for `people` new eligible people (`prefix`-000 …) and no one
+ * else: everyone already in the test database is made ineligible first (their
+ * addresses verified), so each test mails only its own people. With `tick`
+ * its first tick has run: a ledger row per person, today's share queued and
+ * its send jobs enqueued. Returns the ledger row ids in order (none before a
+ * tick).
+ */
+export async function campaignForNewPeople(
+  app: App,
+  prefix: string,
+  people: number,
+  options: { perDay?: number; tick?: boolean } = {},
+): Promise<{ campaignId: string; rows: string[] }> {
+  await app.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
+  await insertPeople(app.db, eligiblePeople(prefix, people));
+  const { campaign } = await createCampaign(
+    app,
+    {
+      name: prefix,
+      template: 'reverify-email',
+      segment: 'unverified-role-holders',
+      perDay: options.perDay ?? 1000,
+      schedule: '0 * * * *',
+      startsAt: app.clock(),
+      allowExternalLinks: false,
+    },
+    { dryRun: false },
+  );
+  const campaignId = campaign!.id;
+  if (options.tick) await runCampaignTick(app, campaignId);
+  const rows = await app.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', campaignId).orderBy('id').execute();
+  return { campaignId, rows: rows.map((row) => row.id) };
 }
 
 type Behaviour = (to: string, call: number) => Error | undefined;

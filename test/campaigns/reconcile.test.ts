@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { deliverCampaignMessage } from '../../src/campaigns/deliver.js';
 import { sendJobId } from '../../src/campaigns/enqueue.js';
-import { createCampaign } from '../../src/campaigns/operations.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
 import { enforceReputationGuard } from '../../src/campaigns/reputation.js';
 import { hasSchedule, restoreCampaignSchedules, schedulerId } from '../../src/campaigns/schedule.js';
@@ -12,7 +11,7 @@ import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, FakeSes, insertPeople } from './helpers.js';
+import { campaignForNewPeople, FakeSes } from './helpers.js';
 
 const env = useTestEnv();
 let app: App;
@@ -25,14 +24,7 @@ afterAll(async () => {
 });
 
 async function newCampaign(prefix: string, people: number): Promise<string> {
-  await env.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
-  await insertPeople(env.db, eligiblePeople(prefix, people));
-  const { campaign } = await createCampaign(
-    app,
-    { name: prefix, template: 'reverify-email', segment: 'unverified-role-holders', perDay: 100, schedule: '0 * * * *', startsAt: app.clock(), allowExternalLinks: false },
-    { dryRun: false },
-  );
-  return campaign!.id;
+  return (await campaignForNewPeople(app, prefix, people, { perDay: 100 })).campaignId;
 }
 
 describe('reconcile', () => {

@@ -101,6 +101,35 @@ describe('send gate', () => {
     }
   });
 
+  it('keeps a job whose answer came late on the times Redis gave it, not shifted onto the next job’s', async () => {
+    const app = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
+    const real = new Redis(app.config.REDIS_URL);
+    try {
+      // The answer to the first reservation of rows reaches the process 40 ms
+      // after Redis ran it (an event loop busy starting a worker).
+      let delayNext = true;
+      const slowOnce = {
+        eval: async (...args: unknown[]) => {
+          const answer: unknown = await (real.eval as (...a: unknown[]) => Promise<unknown>)(...args);
+          if (Number(args[4]) > 0 && delayNext) {
+            delayNext = false;
+            await new Promise((resolve) => setTimeout(resolve, 40));
+          }
+          return answer;
+        },
+      } as unknown as Redis;
+      const gate = new SendGate(slowOnce, sendGateKey(app.config), sendIntervalMs(app.config));
+      const late = await gate.reserve(3);
+      const next = await gate.reserve(3);
+      // Reserved back to back in Redis: the late job's last time stays one interval before the next job's first.
+      expect(next.at(0) - late.at(2)).toBeGreaterThan(gate.intervalMs - 1);
+      expect(next.at(0) - late.at(2)).toBeLessThan(gate.intervalMs + 5);
+    } finally {
+      real.disconnect();
+      await app.close();
+    }
+  });
+
   it('paces a job from now, and says so, when Redis does not answer', async () => {
     // A Redis that is not there: commands wait for a connection that never comes.
     const absent = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 100 });
@@ -115,7 +144,7 @@ describe('send gate', () => {
       expect(answered).toBeGreaterThanOrEqual(GATE_ANSWER_TIMEOUT_MS - 5);
       expect(answered).toBeLessThan(GATE_ANSWER_TIMEOUT_MS + 500);
       expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(2 * 10 - 2);
-      expect(warnings).toEqual(['the send gate did not reserve send times; pacing this job from now']);
+      expect(warnings).toEqual(['the send gate did not answer; pacing this job from now']);
     } finally {
       absent.disconnect();
     }

@@ -2,9 +2,8 @@ import { MessageRejected, SendingPausedException, TooManyRequestsException } fro
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
 import type { App } from '../../src/app.js';
-import { createCampaign, pauseCampaign, resumeCampaign, cancelCampaign } from '../../src/campaigns/operations.js';
+import { pauseCampaign, resumeCampaign, cancelCampaign } from '../../src/campaigns/operations.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
-import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { findExternalLinks } from '../../src/mail/link-lint.js';
 import { useSesClient } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
@@ -12,7 +11,7 @@ import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { peakInWindow } from '../../bench/lib/sliding-window.js';
 import { useTestEnv } from '../helpers/env.js';
-import { eligiblePeople, FakeSes, insertPeople, startLocalSes, waitFor } from './helpers.js';
+import { campaignForNewPeople, eligiblePeople, FakeSes, startLocalSes, waitFor } from './helpers.js';
 
 const env = useTestEnv();
 const running: RunningWorkers[] = [];
@@ -23,21 +22,8 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-/** Makes everyone already in the database ineligible, so each test mails only its own people. */
-async function retireEveryone(): Promise<void> {
-  await env.db.updateTable('emails').set({ verified: true }).where('verified', '=', false).execute();
-}
-
 async function campaignFor(app: App, people: number, prefix: string, perDay = 1000): Promise<string> {
-  await retireEveryone();
-  await insertPeople(env.db, eligiblePeople(prefix, people));
-  const { campaign } = await createCampaign(
-    app,
-    { name: prefix, template: 'reverify-email', segment: 'unverified-role-holders', perDay, schedule: '0 * * * *', startsAt: app.clock(), allowExternalLinks: false },
-    { dryRun: false },
-  );
-  await runCampaignTick(app, campaign!.id);
-  return campaign!.id;
+  return (await campaignForNewPeople(app, prefix, people, { perDay, tick: true })).campaignId;
 }
 
 async function startSendWorker(app: App): Promise<RunningWorkers> {
