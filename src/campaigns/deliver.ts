@@ -18,18 +18,23 @@ import { sendSlotsFor } from './send-slots.js';
 
 /**
  * Sends the messages of a send job's ledger rows (one, or a few at high
- * rates: see sendBatchSize). One statement claims every row (queued for
- * today → sending, stamped and committed, only while the campaign runs, a
- * token issued with each) and returns what is true of each person now; their
- * eligibility and the send policy are checked on that, then each message goes
- * to SES at the time the send gate gives it (at most SEND_SLOTS calls in
- * flight per process) and the MessageIds are recorded in one statement. With
- * the gate, each row is claimed just before its time instead (see
- * CLAIM_LEAD_MS). A row that cannot be claimed is looked at to settle it (paused: left queued; cancelled: skipped; another day: back to
- * pending). A row found in `sending` was claimed by a process that died
- * around SendEmail: SES may have taken the message, so it is NOT sent again
- * but failed with `unknown_outcome_after_crash` for an operator to judge (at
- * most one message per person, possibly none).
+ * rates: see sendBatchSize). A claim (queued for today → sending, stamped and
+ * committed, only while the campaign runs, a token issued with each) returns
+ * what is true of each person now; their eligibility and the send policy are
+ * checked on that, then each message goes to SES (at most SEND_SLOTS calls in
+ * flight per process). With the send gate, each row is claimed
+ * CLAIM_LEAD_MS before the time the gate gives it, leaves at that time, and
+ * its MessageId is recorded as SES answers. Without it (the limiter off: a
+ * benchmark's full speed) the job claims all its rows in one statement and
+ * records them in one at the end. Concurrent claims and records of a
+ * process share statements either way (src/db/coalesce.ts).
+ *
+ * A row that cannot be claimed is looked at to settle it (paused: left
+ * queued; cancelled: skipped; another day: back to pending). A row found in
+ * `sending` was claimed by a process that died around SendEmail: SES may
+ * have taken the message, so it is NOT sent again but failed with
+ * `unknown_outcome_after_crash` for an operator to judge (at most one
+ * message per person, possibly none).
  *
  * Every row is settled before the job ends: a throttled, failing or stopped
  * send puts its row back to queued, and the job is then retried (or rate

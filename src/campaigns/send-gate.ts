@@ -44,9 +44,9 @@ return {first, now}
 
 /**
  * A send this much past its time gives the time up and takes a new one
- * (see SendSchedule.confirm): well inside the 30 ms the spacing leaves, so
- * what happens after the check (building the request, the network) has the
- * rest.
+ * (see SendSchedule.confirm): well inside the 30 ms the spacing leaves. The
+ * last check is made where the signed request goes on the wire, so only the
+ * network comes after it.
  */
 export const LATE_SEND_MS = 10;
 
