@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { jobs } from '../jobs/registry.js';
 import { createApp, type App } from '../src/app.js';
@@ -21,6 +24,7 @@ import { PROFILES } from '../src/seed/profiles.js';
 import { seedDatabase } from '../src/seed/seed.js';
 import { createScratchDatabase } from './lib/scratch.js';
 import { describeShares, watchMainThread, type MainThreadShare } from './lib/main-thread.js';
+import { benchParts, describeCpuPerMessage, watchProcessCpu, type CpuByPart, type PartOf } from './lib/process-cpu.js';
 import { peakInWindow } from './lib/sliding-window.js';
 import type { BenchResult } from './types.js';
 
@@ -70,7 +74,7 @@ export async function run(): Promise<BenchResult[]> {
     console.error(`[bench] campaign: seeded ${number.format(USERS)} users in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
     const results: BenchResult[] = [];
     if (PARTS.includes('planning')) results.push(await planningBench(app));
-    if (PARTS.includes('sending')) results.push(await sendingBench(app, ses.endpoint));
+    if (PARTS.includes('sending')) results.push(await sendingBench(app, ses.endpoint, benchParts(ses.pid)));
     if (PARTS.includes('rate')) results.push(...(await rateBench(app)));
     return results;
   } finally {
@@ -151,7 +155,7 @@ async function rawInsertSelect(db: Db, campaignId: string): Promise<number> {
   return Number(result.numAffectedRows ?? 0);
 }
 
-async function sendingBench(app: App, endpoint: string): Promise<BenchResult> {
+async function sendingBench(app: App, endpoint: string, parts: PartOf): Promise<BenchResult> {
   // Autovacuum after the seed and the planning rounds would otherwise weigh on
   // whichever contender runs first.
   await sql`VACUUM ANALYZE`.execute(app.db);
@@ -162,23 +166,27 @@ async function sendingBench(app: App, endpoint: string): Promise<BenchResult> {
   const queueRates: number[] = [];
   const bareShares: Array<MainThreadShare | undefined> = [];
   const queueShares: Array<MainThreadShare | undefined> = [];
+  const bareCpu: Array<CpuByPart | undefined> = [];
+  const queueCpu: Array<CpuByPart | undefined> = [];
   let outcome: Record<string, number> = {};
   // "Limiter off": the BullMQ limiter is disabled and SES_MAX_SEND_RATE is set
   // far above what this machine can send, so jobs carry the most rows
   // (sendBatchSize) as they would at a high real quota.
   const unlimitedApp = createApp(loadConfig({ ...configEnv(app), SES_MAX_SEND_RATE: String(UNLIMITED_RATE) }));
-  for (const which of ['bare', 'queue', 'queue', 'bare', 'bare', 'queue']) {
+  for (const which of (process.env.BENCH_SENDING_ORDER ?? 'bare,queue,queue,bare,bare,queue').split(',')) {
     // The local SES keeps every message in memory; each round starts it empty,
     // so the sink is the same for every round, not one 20,000 messages heavier.
     await fetch(`${endpoint}/clear-store`, { method: 'POST' });
     if (which === 'bare') {
-      const round = await bareLoopRate(app, endpoint);
+      const round = await bareLoopRate(app, endpoint, parts);
       bareRates.push(round.rate);
       bareShares.push(round.mainThread);
+      bareCpu.push(round.cpu);
     } else {
-      const round = await sendQueueRate(unlimitedApp);
+      const round = await sendQueueRate(unlimitedApp, parts);
       queueRates.push(round.rate);
       queueShares.push(round.mainThread);
+      queueCpu.push(round.cpu);
       outcome = round.outcome;
     }
   }
@@ -189,13 +197,14 @@ async function sendingBench(app: App, endpoint: string): Promise<BenchResult> {
   const medianRatio = median(queueRates) / median(bareRates);
   const rounds = (rates: number[]) => rates.map((rate) => rate.toFixed(0)).join(', ');
   console.error(`[bench] campaign: bare SESv2Client ${rounds(bareRates)} msg/s, send queue ${rounds(queueRates)} msg/s`);
+  console.error(`[bench] campaign: bare ${describeCpuPerMessage(bareCpu, SEND_MESSAGES)}; queue ${describeCpuPerMessage(queueCpu, SEND_MESSAGES)}`);
   return {
     name: `sending ${number.format(SEND_MESSAGES)} messages to local SES, limiter off, concurrency ${CONCURRENCY}`,
     figure: `${ourRate.toFixed(0)} msg/s`,
     limit: `≥ 80% of bare SESv2Client loop (${bareRate.toFixed(0)} msg/s); ratio = limit / figure`,
     ratio,
     pass: ratio <= 1,
-    notes: `best of three rounds each, order bare, queue, queue, bare, bare, queue (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
+    notes: `best of three rounds each, order bare, queue, queue, bare, bare, queue (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; all processes, mean of rounds: bare ${describeCpuPerMessage(bareCpu, SEND_MESSAGES)}, queue ${describeCpuPerMessage(queueCpu, SEND_MESSAGES)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
   };
 }
 
@@ -254,12 +263,14 @@ async function rateBench(app: App): Promise<BenchResult[]> {
 }
 
 /** The bare loop: the same rendered message, SEND_MESSAGES sends, CONCURRENCY in flight. */
-async function bareLoopRate(app: App, endpoint: string): Promise<{ rate: number; mainThread: MainThreadShare | undefined }> {
+async function bareLoopRate(app: App, endpoint: string, parts: PartOf): Promise<{ rate: number; mainThread: MainThreadShare | undefined; cpu: CpuByPart | undefined }> {
   const bare = createSesClient({ AWS_REGION: app.config.AWS_REGION, SES_ENDPOINT: endpoint });
   const message = renderCampaignMessage(app.config, 'reverify-email', SAMPLE_RECIPIENT, sampleToken(new Date(), 168));
   let next = 0;
   const started = performance.now();
   const watch = watchMainThread();
+  const cpu = watchProcessCpu(parts);
+  const profile = await startCpuProfile('bare-loop');
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < SEND_MESSAGES) {
@@ -270,12 +281,14 @@ async function bareLoopRate(app: App, endpoint: string): Promise<{ rate: number;
   );
   const rate = SEND_MESSAGES / ((performance.now() - started) / 1000);
   const mainThread = watch.stop();
+  const cpuByPart = cpu.stop();
+  await profile.stop();
   bare.destroy();
-  return { rate, mainThread };
+  return { rate, mainThread, cpu: cpuByPart };
 }
 
 /** Through the send queue: SEND_MESSAGES ledger rows of a new campaign queued for today, limiter off. */
-async function sendQueueRate(app: App): Promise<{ rate: number; mainThread: MainThreadShare | undefined; outcome: Record<string, number> }> {
+async function sendQueueRate(app: App, parts: PartOf): Promise<{ rate: number; mainThread: MainThreadShare | undefined; cpu: CpuByPart | undefined; outcome: Record<string, number> }> {
   const campaign = await plannedCampaign(app, SEND_MESSAGES);
   const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
   if (queued.queued.length !== SEND_MESSAGES) throw new Error(`queued ${queued.queued.length} rows, wanted ${SEND_MESSAGES}: the seed's segment is too small`);
@@ -283,12 +296,38 @@ async function sendQueueRate(app: App): Promise<{ rate: number; mainThread: Main
   await settleDatabase(app.db);
   const started = performance.now();
   const watch = watchMainThread();
+  const cpu = watchProcessCpu(parts);
+  const profile = await startCpuProfile('send-queue');
   const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send], limiter: false });
   const outcome = await untilFinal(app, campaign);
+  await profile.stop();
   const rate = queued.queued.length / ((performance.now() - started) / 1000);
   const mainThread = watch.stop();
+  const cpuByPart = cpu.stop();
   await workers.close();
-  return { rate, mainThread, outcome };
+  return { rate, mainThread, cpu: cpuByPart, outcome };
+}
+
+/**
+ * With BENCH_CPU_PROFILE=<dir>, each sending round writes a V8 CPU profile
+ * of this process there (open it in Chrome's DevTools): where the main
+ * thread spends its time per message, bare loop against send queue.
+ */
+async function startCpuProfile(contender: string): Promise<{ stop(): Promise<void> }> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return { stop: async () => undefined };
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${contender}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 /**
@@ -365,7 +404,7 @@ function ms(value: number): string {
 }
 
 /** aws-ses-v2-local as a child process, so its CPU is not the benchmark's. */
-async function startLocalSes(): Promise<{ endpoint: string; stop(): void }> {
+async function startLocalSes(): Promise<{ endpoint: string; pid: number | undefined; stop(): void }> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['node_modules/aws-ses-v2-local/dist/cli.js', '--host', '127.0.0.1', '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -376,7 +415,7 @@ async function startLocalSes(): Promise<{ endpoint: string; stop(): void }> {
       if (chunk.toString().includes('server running')) resolve();
     });
   });
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+  return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill() };
 }
 
 function freePort(): Promise<number> {

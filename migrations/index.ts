@@ -4,6 +4,7 @@ import * as reverifyTables from './0002_reverify_tables.js';
 import * as verification from './0004_verification.js';
 import * as sesEvents from './0005_ses_events.js';
 import * as sesHistoryFunction from './0006_ses_history_function.js';
+import * as ledgerUniqueByUser from './0007_ledger_unique_by_user.js';
 
 /**
  * Every migration, in order. A static list (rather than a directory scan)
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0004_verification': verification,
   '0005_ses_events': sesEvents,
   '0006_ses_history_function': sesHistoryFunction,
+  '0007_ledger_unique_by_user': ledgerUniqueByUser,
 };

@@ -28,6 +28,11 @@ export async function localSigner(): Promise<{ signer: LocalSnsSigner; certCache
   return { signer: await createLocalSnsSigner({ certCacheDir }), certCacheDir };
 }
 
+/** The addresses insertAddresses writes: w1@chaos.example.org … w<count>@chaos.example.org. */
+export function addressNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `w${i + 1}@chaos.example.org`);
+}
+
 /** Writes `count` people with a verified primary address w<i>@chaos.example.org (and a role). */
 export async function insertAddresses(db: Db, count: number): Promise<string[]> {
   await sql`
@@ -38,7 +43,7 @@ export async function insertAddresses(db: Db, count: number): Promise<string[]> 
       SELECT id, replace(username, 'chaos-w-', 'w') || '@chaos.example.org', true, true, now() - interval '30 days', now() FROM u
     )
     INSERT INTO roles (user_id, project_name, role_name) SELECT id, 'p-' || username, 'Owner' FROM u`.execute(db);
-  return Array.from({ length: count }, (_, i) => `w${i + 1}@chaos.example.org`);
+  return addressNames(count);
 }
 
 export interface SignedMessage {

@@ -4,7 +4,7 @@ import { sleep, waitFor, type ReverifyProcess } from '../lib/processes.js';
 import { adminQuery } from '../lib/scratch.js';
 import type { Scenario } from '../lib/types.js';
 import { startServer } from '../lib/webhook-run.js';
-import { genuineMessages, insertAddresses, localSigner, pool, postSns } from '../lib/webhook.js';
+import { addressNames, genuineMessages, insertAddresses, localSigner, pool, postSns } from '../lib/webhook.js';
 
 /**
  * Database outage: while a campaign sends and SNS posts to the webhook, the
@@ -23,6 +23,14 @@ export const dbOutageScenario: Scenario = {
     const outageMs = ctx.short ? 5_000 : 15_000;
     const webhookMessages = ctx.short ? 200 : 1_200;
     const { signer, certCacheDir } = await localSigner();
+    // Signed before the campaign starts: signing 1,200 messages holds this
+    // process's event loop for seconds, and the fault proxy that timestamps
+    // SES's arrivals lives here too. Signed mid-campaign, the sends of that
+    // stretch (at most SEND_SLOTS in flight) sat unread and were stamped
+    // together when the loop came back: 16 "arrivals" within 4 ms, counted
+    // as the worker going above its rate.
+    const addressCount = 200;
+    const messages = genuineMessages(signer, addressNames(addressCount), webhookMessages);
     const statuses = { duringOutage: new Map<number, number>(), otherwise: new Map<number, number>() };
     let outage = false;
     let terminated = 0;
@@ -37,8 +45,7 @@ export const dbOutageScenario: Scenario = {
         rate,
         finishTimeoutMs: (recipients / rate) * 3000 + 300_000,
         async injure({ scratch, campaignId }) {
-          const addresses = await insertAddresses(scratch.db, 200);
-          const messages = genuineMessages(signer, addresses, webhookMessages);
+          await insertAddresses(scratch.db, addressCount);
           const started = await startServer(scratch, certCacheDir);
           server = started.server;
           await waitFor('30% sent', async () => ((await countRowsByStatus(scratch.db, campaignId)).sent ?? 0) >= recipients * 0.3, 600_000);

@@ -2,7 +2,7 @@ import { referenceState, startServer } from '../lib/webhook-run.js';
 import { createScratch } from '../lib/scratch.js';
 import type { ReverifyProcess } from '../lib/processes.js';
 import type { Scenario } from '../lib/types.js';
-import { describeDifference, genuineMessages, insertAddresses, localSigner, pool, postSns, stateDigest } from '../lib/webhook.js';
+import { addressNames, describeDifference, genuineMessages, insertAddresses, localSigner, pool, postSns, stateDigest } from '../lib/webhook.js';
 
 /**
  * Duplicates and reordering: genuine SNS notifications, each delivered one to
@@ -16,7 +16,7 @@ export const duplicatesScenario: Scenario = {
     const count = ctx.short ? 300 : 2_000;
     const addresses = ctx.short ? 80 : 400;
     const { signer, certCacheDir } = await localSigner();
-    const messages = genuineMessages(signer, await Promise.resolve(Array.from({ length: addresses }, (_, i) => `w${i + 1}@chaos.example.org`)), count);
+    const messages = genuineMessages(signer, addressNames(addresses), count);
     const deliveries = messages.flatMap((message) => Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => message));
     for (let i = deliveries.length - 1; i > 0; i -= 1) {
       const j = Math.floor(Math.random() * (i + 1));

@@ -4,7 +4,7 @@ import { createScratch } from '../lib/scratch.js';
 import type { ReverifyProcess } from '../lib/processes.js';
 import type { Scenario } from '../lib/types.js';
 import { referenceState, startServer } from '../lib/webhook-run.js';
-import { describeDifference, genuineMessages, insertAddresses, localSigner, pool, postSns, stateDigest, type SignedMessage } from '../lib/webhook.js';
+import { addressNames, describeDifference, genuineMessages, insertAddresses, localSigner, pool, postSns, stateDigest, type SignedMessage } from '../lib/webhook.js';
 
 /**
  * Hostile webhook input: thousands of forged, garbled, oversized and replayed
@@ -21,7 +21,7 @@ export const hostileWebhookScenario: Scenario = {
     const genuineCount = ctx.short ? 150 : 600;
     const addresses = ctx.short ? 100 : 300;
     const { signer, certCacheDir } = await localSigner();
-    const names = Array.from({ length: addresses }, (_, i) => `w${i + 1}@chaos.example.org`);
+    const names = addressNames(addresses);
     const genuine: SignedMessage[] = genuineMessages(signer, names, genuineCount);
     const content = signedHostileContent(signer, ctx.short ? 20 : 70);
     const contentIds = new Set(content.map((message) => message.snsMessageId));

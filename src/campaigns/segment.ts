@@ -59,11 +59,12 @@ export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, aft
 
 /**
  * `cr.campaign_id = <id>`, written so that no index can answer it: the ledger
- * is then probed by person (campaign_recipients_user_idx: a person's few
- * rows). The statistics often have not seen a new campaign yet (the last
- * ANALYZE came before it), so the planner takes it for a one-row campaign
- * and would probe by campaign instead — reading all the rows the campaign
- * already has, once per person: planning a large campaign went quadratic.
+ * is then probed by person (campaign_recipients_user_campaign_key, led by
+ * the user: a person's few rows). The statistics often have not seen a new
+ * campaign yet (the last ANALYZE came before it), so the planner takes it
+ * for a one-row campaign and would probe by campaign instead — reading all
+ * the rows the campaign already has, once per person: planning a large
+ * campaign went quadratic.
  */
 function ledgerCampaignIs(campaignId: string) {
   return sql<boolean>`cr.campaign_id + 0 = ${campaignId}::bigint`;
