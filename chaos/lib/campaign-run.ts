@@ -80,7 +80,7 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
     notes.push(describeCheck(check));
     notes.push(
       `rate (SES_MAX_SEND_RATE=${options.rate}): SES accepted at most ${proxy.rateBound(options.rate).detail}` +
-        `${proxy.rateBound(options.rate).worst > 1 ? ' — ABOVE SES_MAX_SEND_RATE' : ''}; ` +
+        `${proxy.rateBound(options.rate).worst > 1 ? ' — ABOVE SES_MAX_SEND_RATE' : ''}; ${proxy.busiestSecond()}; ` +
         `per wall-clock second: ${proxy.perSecond().join(' ')}`,
     );
     const workerCrashes = workers.reduce((sum, worker) => sum + worker.crashes.length, 0);

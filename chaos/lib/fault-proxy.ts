@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { peakInWindow } from '../../bench/lib/sliding-window.js';
+import { busiestWindow, peakInWindow } from '../../bench/lib/sliding-window.js';
 
 /** Chance (0–1) of each fault per SendEmail request. */
 export interface FaultRates {
@@ -83,6 +83,20 @@ export class FaultProxy {
       parts.push(`${peak} in ${seconds} s (bound ${bound})`);
     }
     return { worst, detail: parts.join(', ') };
+  }
+
+  /**
+   * Where the busiest one-second window lies, seconds after the first
+   * acceptance, and the shortest gap between two arrivals inside it: tells
+   * a burst (gaps of a few ms) from sends merely on the edge of their pace.
+   */
+  busiestSecond(): string {
+    if (this.accepted.length === 0) return 'no sends';
+    const window = busiestWindow(this.accepted, 1000);
+    const inside = this.accepted.filter((at) => at >= window.first && at <= window.last).sort((a, b) => a - b);
+    const gaps = inside.slice(1).map((at, i) => at - inside[i]!);
+    const since = (window.first - Math.min(...this.accepted)) / 1000;
+    return `busiest second: ${window.count} arrivals from ${since.toFixed(1)} s after the first, shortest gap in it ${Math.min(...gaps)} ms`;
   }
 
   /** Messages SES accepted in each wall-clock second, from the first to the last. */

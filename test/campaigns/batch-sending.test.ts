@@ -1,5 +1,6 @@
 import { SendingPausedException, TooManyRequestsException, type SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { Job } from 'bullmq';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
 import { sendEmailJob } from '../../jobs/send-email.js';
@@ -210,6 +211,69 @@ describe('send jobs paced by the send gate, when SES throttles', () => {
     expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4 });
     expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(4);
     expect(ses.accepted).toHaveLength(4);
+  });
+});
+
+describe('send jobs paced by the send gate, when the database fails mid-job', () => {
+  /**
+   * A real database error for one ledger row: a trigger that refuses the
+   * row's change to `status` (its claim: → sending; its record: → sent).
+   * Returns a function that removes it.
+   */
+  async function refuseRowChange(rowId: string, toStatus: 'sending' | 'sent'): Promise<() => Promise<void>> {
+    const name = `refuse_${toStatus}_${rowId}`;
+    await sql`
+      CREATE FUNCTION ${sql.id(name)}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'injected failure: ledger row % may not become ${sql.raw(toStatus)}', OLD.id; END $$`.execute(env.db);
+    await sql`
+      CREATE TRIGGER ${sql.id(name)} BEFORE UPDATE ON campaign_recipients FOR EACH ROW
+      WHEN (OLD.id = ${sql.lit(Number(rowId))} AND NEW.status = ${sql.lit(toStatus)}) EXECUTE FUNCTION ${sql.id(name)}()`.execute(env.db);
+    return async () => {
+      await sql`DROP TRIGGER ${sql.id(name)} ON campaign_recipients`.execute(env.db);
+      await sql`DROP FUNCTION ${sql.id(name)}()`.execute(env.db);
+    };
+  }
+
+  it('a failed claim leaves its row queued and unsent while the others go; the retry sends it once', async () => {
+    const ses = new FakeSes();
+    const app = fastApp(ses, '40');
+    const { campaignId, rows } = await queuedRows(app, 'batch-gate-claim-error', 4);
+    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-claim-error`, 100);
+    const allow = await refuseRowChange(rows[1]!, 'sending');
+
+    await expect(deliverCampaignBatch(app, rows, { ses, gate })).rejects.toThrow(/injected failure: ledger row \d+ may not become sending/);
+    expect(await statuses(rows)).toEqual(['sent', 'queued', 'sent', 'sent']);
+    expect(ses.accepted.map((message) => message.to)).not.toContain('batch-gate-claim-error-001@example.com');
+    expect(ses.accepted).toHaveLength(3);
+
+    await allow();
+    const again = await deliverCampaignBatch(app, rows, { ses, gate });
+    expect(again).toEqual(['not_queued', 'sent', 'not_queued', 'not_queued']);
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4 });
+    expect(ses.accepted).toHaveLength(4);
+    expect(new Set(ses.accepted.map((message) => message.to)).size).toBe(4);
+  });
+
+  it('a failed record leaves its row sending; the retry fails it as an unknown outcome and does not mail it again', async () => {
+    const ses = new FakeSes();
+    const app = fastApp(ses, '40');
+    const { campaignId, rows } = await queuedRows(app, 'batch-gate-record-error', 4);
+    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-record-error`, 100);
+    const allow = await refuseRowChange(rows[2]!, 'sent');
+
+    await expect(deliverCampaignBatch(app, rows, { ses, gate })).rejects.toThrow(/could not record SES MessageId fake-\S+ on ledger row \d+: injected failure/);
+    // SES took all four; the row whose record failed is left `sending`, as a
+    // process dying at that moment would leave it.
+    expect(ses.accepted).toHaveLength(4);
+    expect(await statuses(rows)).toEqual(['sent', 'sent', 'sending', 'sent']);
+
+    await allow();
+    const again = await deliverCampaignBatch(app, rows, { ses, gate });
+    expect(again).toEqual(['not_queued', 'not_queued', 'unknown_outcome', 'not_queued']);
+    expect(ses.accepted).toHaveLength(4);
+    const row = await env.db.selectFrom('campaign_recipients').select(['status', 'reason']).where('id', '=', rows[2]!).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'failed', reason: 'unknown_outcome_after_crash' });
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 3, failed: 1 });
   });
 });
 
