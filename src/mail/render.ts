@@ -97,7 +97,7 @@ function templateView(context: TemplateContext): Record<string, unknown> {
     verifyUrl: context.verifyUrl,
     siteName: plain(context.siteName),
     baseUrl: context.baseUrl,
-    host: new URL(context.baseUrl).host,
+    host: parsedBaseUrl(context.baseUrl).host,
     expiresAt: context.expiresAt,
     expiresAtText: formatUtc(context.expiresAt),
     projects: context.projects.map(plain),
@@ -145,12 +145,16 @@ export function formatUtc(date: Date): string {
  * "www.example.org" would be auto-linked by mail clients to another host).
  */
 export function siteNameFromBaseUrl(baseUrl: string): string {
-  // Asked once per message; parsing a URL each time showed in send profiles.
-  if (lastSiteName?.baseUrl !== baseUrl) lastSiteName = { baseUrl, name: new URL(baseUrl).hostname };
-  return lastSiteName.name;
+  return parsedBaseUrl(baseUrl).hostname;
 }
 
-let lastSiteName: { baseUrl: string; name: string } | undefined;
+/** The last base URL parsed: asked for twice per message, always the same one; a parse each time showed in send profiles. */
+let lastBaseUrl: { text: string; url: URL } | undefined;
+
+function parsedBaseUrl(baseUrl: string): URL {
+  if (lastBaseUrl?.text !== baseUrl) lastBaseUrl = { text: baseUrl, url: new URL(baseUrl) };
+  return lastBaseUrl.url;
+}
 
 /**
  * A neutral context for previews and for linting a template: the real link
