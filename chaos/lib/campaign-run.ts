@@ -73,7 +73,11 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
     ctx.log('injuries done; waiting for every ledger row to be final');
     // A worker the injury left stopped is started again: the campaign must finish.
     for (const worker of workers) if (!worker.running && worker.kills === 0) await worker.start();
-    const counts = await waitForLedgerFinal(scratch.db, campaign.id, options.recipients, options.finishTimeoutMs);
+    const counts = await waitForLedgerFinal(scratch.db, campaign.id, options.recipients, options.finishTimeoutMs).catch((error: Error) => {
+      // What the workers last warned about says why the campaign stalled.
+      const warnings = workers.flatMap((worker) => worker.logLines(/"level":(40|50|60)/).slice(-3).map((line) => `${worker.label}: ${line.slice(0, 400)}`));
+      throw new Error(`${error.message}; workers' last warnings: ${warnings.join(' | ') || 'none'}`, { cause: error });
+    });
     const seconds = (Date.now() - started) / 1000;
     ctx.log(`ledger final after ${seconds.toFixed(0)} s: ${JSON.stringify(counts)}`);
     const check = await checkLedgerAgainstStore(scratch.db, campaign.id, ses, options.recipients);

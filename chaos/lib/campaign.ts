@@ -86,19 +86,31 @@ export async function runReconcile(env: Record<string, string>): Promise<{ resul
 }
 
 
-/** Waits until every ledger row of the campaign is final and `expected` rows exist. */
+/**
+ * Waits until every ledger row of the campaign is final and `expected` rows
+ * exist. On timeout the error says where it stood: the rows by status and
+ * the campaign's status and reason (a campaign paused by SES's answers or by
+ * the reputation guard waits for an operator, not for time).
+ */
 export async function waitForLedgerFinal(db: Db, campaignId: string, expected: number, timeoutMs: number): Promise<Record<string, number>> {
-  return waitFor(
-    `campaign ${campaignId}: ${expected} final ledger rows`,
-    async () => {
-      const counts = await countRowsByStatus(db, campaignId);
-      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
-      const open = (counts.pending ?? 0) + (counts.queued ?? 0) + (counts.sending ?? 0);
-      return total >= expected && open === 0 ? counts : undefined;
-    },
-    timeoutMs,
-    1000,
-  );
+  let last: Record<string, number> = {};
+  try {
+    return await waitFor(
+      `campaign ${campaignId}: ${expected} final ledger rows`,
+      async () => {
+        last = await countRowsByStatus(db, campaignId);
+        const total = Object.values(last).reduce((sum, n) => sum + n, 0);
+        const open = (last.pending ?? 0) + (last.queued ?? 0) + (last.sending ?? 0);
+        return total >= expected && open === 0 ? last : undefined;
+      },
+      timeoutMs,
+      1000,
+    );
+  } catch (error) {
+    const campaign = await db.selectFrom('campaigns').select(['status', 'status_reason']).where('id', '=', campaignId).executeTakeFirst();
+    const where = `rows ${JSON.stringify(last)}; campaign ${campaign ? `${campaign.status}${campaign.status_reason ? ` (${campaign.status_reason})` : ''}` : 'gone'}`;
+    throw new Error(`${(error as Error).message}: ${where}`, { cause: error });
+  }
 }
 
 export interface LedgerCheck {

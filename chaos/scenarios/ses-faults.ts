@@ -1,3 +1,4 @@
+import { THROTTLE_BACKOFF_MS } from '../../src/campaigns/deliver.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import type { Scenario } from '../lib/types.js';
 
@@ -21,7 +22,12 @@ export const sesFaultsScenario: Scenario = {
         rate,
         faults,
         timeoutHoldMs: 15_000,
-        finishTimeoutMs: (recipients / rate) * 4000 + 180_000,
+        // Every 429 stops the whole send queue for THROTTLE_BACKOFF_MS, so at
+        // these fault rates the campaign goes at 6–8 messages a second, not
+        // 40 (measured; 422 s and 500 s for 3,000). Twice the time the pace
+        // and the backoffs alone take, and three minutes more: the limit
+        // catches a stalled campaign, not a slow one.
+        finishTimeoutMs: 2 * recipients * (1000 / rate + faults.throttle * THROTTLE_BACKOFF_MS) + 180_000,
         async injure() {
           // The proxy does the injuring from the first send on.
         },

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { App } from '../app.js';
 import { recordAudit } from '../audit/audit.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import type { RenderedMessage } from '../mail/render.js';
 import { decideSendPolicy } from '../mail/send-policy.js';
 import { sendMessage } from '../mail/send.js';
@@ -218,23 +219,47 @@ export async function deliverCampaignBatch(app: App, recipientIds: readonly stri
 }
 
 /**
- * Records sent messages in one statement. A row whose record fails (its
- * MessageId already recorded on another row, or the database gone) stays
- * `sending`, and the job is retried: the next run finds it there and fails it
- * as `unknown_outcome_after_crash` rather than send it twice.
+ * How long to wait before each new attempt to record MessageIds the
+ * database could not take because it was unreachable (15 s in all). SES
+ * took those messages: a row left `sending` would later be failed as an
+ * unknown outcome although its MessageId was known. A database restart or
+ * failover usually fits; a longer outage ends as before.
+ */
+export const RECORD_RETRY_DELAYS_MS: readonly number[] = [250, 750, 2_000, 4_000, 8_000];
+
+/**
+ * Records sent messages in one statement, trying again while the database
+ * is unreachable (RECORD_RETRY_DELAYS_MS). A row whose record still fails
+ * (its MessageId already recorded on another row, the database gone for
+ * longer) stays `sending`, and the job is retried: the next run finds it
+ * there and fails it as `unknown_outcome_after_crash` rather than send it
+ * twice.
  */
 async function recordSends(app: App, job: JobState, records: ReadonlyArray<SentRecord & { campaignId: string }>): Promise<void> {
-  if (records.length === 0) return;
-  const recorded = await recordAllSent(app.db, records);
-  recorded.forEach((result, i) => {
-    const { id, campaignId, messageId } = records[i]!;
-    if (result.status === 'fulfilled') {
-      campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'sent' });
-      return;
+  let pending = records;
+  for (const retryInMs of [...RECORD_RETRY_DELAYS_MS, undefined]) {
+    if (pending.length === 0) return;
+    const recorded = await recordAllSent(app.db, pending);
+    const unrecorded: Array<SentRecord & { campaignId: string }> = [];
+    recorded.forEach((result, i) => {
+      const { id, campaignId, messageId } = pending[i]!;
+      if (result.status === 'fulfilled') {
+        campaignMessagesTotal.inc({ campaign: campaignId, outcome: 'sent' });
+        return;
+      }
+      if (retryInMs !== undefined && isDatabaseUnavailable(result.reason)) {
+        unrecorded.push(pending[i]!);
+        return;
+      }
+      app.log.error({ recipientId: id, messageId, err: result.reason }, 'SES took the message but its MessageId could not be recorded');
+      job.retry(new Error(`could not record SES MessageId ${messageId} on ledger row ${id}: ${asError(result.reason).message}`, { cause: result.reason }));
+    });
+    if (unrecorded.length > 0) {
+      app.log.warn({ rows: unrecorded.map((record) => record.id), retryInMs }, 'the database is unreachable; SES MessageIds kept to record them again');
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
     }
-    app.log.error({ recipientId: id, messageId, err: result.reason }, 'SES took the message but its MessageId could not be recorded');
-    job.retry(new Error(`could not record SES MessageId ${messageId} on ledger row ${id}: ${asError(result.reason).message}`, { cause: result.reason }));
-  });
+    pending = unrecorded;
+  }
 }
 
 function asError(reason: unknown): Error {

@@ -275,6 +275,41 @@ describe('send jobs paced by the send gate, when the database fails mid-job', ()
     expect(row).toEqual({ status: 'failed', reason: 'unknown_outcome_after_crash' });
     expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 3, failed: 1 });
   });
+
+  it('a record the database refuses while unreachable is tried again in the job, and the row ends sent with its MessageId', async () => {
+    const ses = new FakeSes();
+    const app = fastApp(ses, '40');
+    const { campaignId, rows } = await queuedRows(app, 'batch-gate-record-outage', 4);
+    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-record-outage`, 100);
+    // Row 3's record is refused twice as "cannot connect now" (57P03), as
+    // while the database restarts; a sequence counts the attempts, since a
+    // refused statement rolls back everything else it wrote.
+    await sql`CREATE SEQUENCE record_outage_attempts`.execute(env.db);
+    await sql`
+      CREATE FUNCTION record_outage() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('record_outage_attempts') <= 2 THEN
+          RAISE EXCEPTION 'the database system is starting up' USING ERRCODE = '57P03';
+        END IF;
+        RETURN NEW;
+      END $$`.execute(env.db);
+    await sql`
+      CREATE TRIGGER record_outage BEFORE UPDATE ON campaign_recipients FOR EACH ROW
+      WHEN (OLD.id = ${sql.lit(Number(rows[2]))} AND NEW.status = 'sent') EXECUTE FUNCTION record_outage()`.execute(env.db);
+    try {
+      expect(await deliverCampaignBatch(app, rows, { ses, gate })).toEqual(['sent', 'sent', 'sent', 'sent']);
+    } finally {
+      await sql`DROP TRIGGER record_outage ON campaign_recipients`.execute(env.db);
+      await sql`DROP FUNCTION record_outage()`.execute(env.db);
+    }
+    const attempts = await sql<{ last_value: string }>`SELECT last_value FROM record_outage_attempts`.execute(env.db);
+    expect(Number(attempts.rows[0]!.last_value)).toBe(3);
+    const row = await env.db.selectFrom('campaign_recipients').select(['status', 'ses_message_id']).where('id', '=', rows[2]!).executeTakeFirstOrThrow();
+    const mailed = ses.accepted.find((message) => message.to === 'batch-gate-record-outage-002@example.com');
+    expect(row).toEqual({ status: 'sent', ses_message_id: mailed?.messageId });
+    expect(await countRowsByStatus(env.db, campaignId)).toEqual({ sent: 4 });
+    expect(ses.accepted).toHaveLength(4);
+  });
 });
 
 describe('send job payloads', () => {
