@@ -1,4 +1,5 @@
 import { MessageRejected, SendingPausedException, TooManyRequestsException } from '@aws-sdk/client-sesv2';
+import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { budgetTargetByNow, countTicks, projectedDays, projectedFinish, tickAllowance, utcDay } from '../../src/campaigns/budget.js';
 import { reputationBreach } from '../../src/campaigns/reputation.js';
@@ -10,6 +11,39 @@ describe('daily budget', () => {
     expect(countTicks('0 */6 * * *', new Date('2026-03-01T00:00:00Z'), new Date('2026-03-01T23:59:59.999Z'))).toBe(4);
     expect(countTicks('0 */6 * * *', new Date('2026-03-01T00:00:00Z'), new Date('2026-03-01T06:00:00Z'))).toBe(2);
     expect(countTicks('* * * * *', new Date('2026-03-01T23:00:00Z'), new Date('2026-03-01T23:59:59Z'))).toBe(60);
+  });
+
+  it('counts the same ticks as walking the cron instant by instant, for every kind of schedule and range', () => {
+    // The walk is the definition; countTicks computes it from the cron's fields.
+    const walked = (schedule: string, from: Date, to: Date) => {
+      const cron = CronExpressionParser.parse(schedule, { currentDate: new Date(from.getTime() - 1), tz: 'UTC' });
+      let ticks = 0;
+      while (cron.next().getTime() <= to.getTime()) ticks += 1;
+      return ticks;
+    };
+    const schedules = ['*/2 * * * * *', '15,45 */7 * * * *', '* * * * *', '*/5 9-17 * * 1-5', '0 * * * *', '30 0 1 * *', '0 12 * * 0', '0 6 13 * 5', '0 0 L * *', '0 9 * * 1#2'];
+    // Ranges inside one day (whole, from the middle, the very ends) and across days and a month end.
+    const ranges = [
+      ['2026-03-02T00:00:00Z', '2026-03-02T23:59:59.999Z'],
+      ['2026-03-02T10:17:23.456Z', '2026-03-02T23:59:59.999Z'],
+      ['2026-03-02T10:17:23.456Z', '2026-03-02T10:17:23.456Z'],
+      ['2026-03-02T09:00:00Z', '2026-03-02T09:00:00Z'],
+      ['2026-03-02T23:59:58.001Z', '2026-03-03T00:00:01Z'],
+      ['2026-02-27T13:00:00Z', '2026-03-02T12:00:00.5Z'],
+      ['2026-03-13T05:59:59.999Z', '2026-03-13T06:00:00Z'],
+      ['2026-03-09T00:00:00Z', '2026-03-09T23:59:59.999Z'],
+    ].map(([from, to]) => [new Date(from!), new Date(to!)] as const);
+    for (const schedule of schedules) {
+      for (const [from, to] of ranges) {
+        expect([schedule, from.toISOString(), countTicks(schedule, from, to)]).toEqual([schedule, from.toISOString(), walked(schedule, from, to)]);
+      }
+    }
+  });
+
+  it('counts the 43,200 ticks of a two-second schedule’s day and the 86,400 of an every-second one', () => {
+    const day = [new Date('2026-03-02T00:00:00Z'), new Date('2026-03-02T23:59:59.999Z')] as const;
+    expect(countTicks('*/2 * * * * *', ...day)).toBe(43_200);
+    expect(countTicks('* * * * * *', ...day)).toBe(86_400);
   });
 
   it('targets the share of the day’s budget whose ticks have come, so a repeated or late tick spends nothing extra', () => {
