@@ -9,6 +9,9 @@ import { sql, type Kysely } from 'kysely';
 // (bench/RESULTS.md). Queries by campaign use campaign_status_idx, whose
 // first column is the campaign. ON CONFLICT (campaign_id, user_id) finds the
 // new key as it did the old one: PostgreSQL matches the columns as a set.
+// The new key's index is built under the table's lock (migrations run in a
+// transaction, so not CONCURRENTLY): on a ledger of millions of rows, run
+// `reverify migrate` while no campaign sends.
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
