@@ -173,7 +173,12 @@ async function sendingBench(app: App, endpoint: string, parts: PartOf): Promise<
   // far above what this machine can send, so jobs carry the most rows
   // (sendBatchSize) as they would at a high real quota.
   const unlimitedApp = createApp(loadConfig({ ...configEnv(app), SES_MAX_SEND_RATE: String(UNLIMITED_RATE) }));
-  for (const which of (process.env.BENCH_SENDING_ORDER ?? 'bare,queue,queue,bare,bare,queue').split(',')) {
+  // BENCH_SENDING_ORDER (e.g. "queue,queue,bare") changes the rounds when re-measuring one contender.
+  const order = (process.env.BENCH_SENDING_ORDER ?? 'bare,queue,queue,bare,bare,queue').split(',');
+  if (!order.every((which) => which === 'bare' || which === 'queue') || !order.includes('bare') || !order.includes('queue')) {
+    throw new Error(`BENCH_SENDING_ORDER must list rounds "bare" and "queue", each at least once, comma-separated; got "${order.join(',')}"`);
+  }
+  for (const which of order) {
     // The local SES keeps every message in memory; each round starts it empty,
     // so the sink is the same for every round, not one 20,000 messages heavier.
     await fetch(`${endpoint}/clear-store`, { method: 'POST' });
@@ -204,7 +209,7 @@ async function sendingBench(app: App, endpoint: string, parts: PartOf): Promise<
     limit: `≥ 80% of bare SESv2Client loop (${bareRate.toFixed(0)} msg/s); ratio = limit / figure`,
     ratio,
     pass: ratio <= 1,
-    notes: `best of three rounds each, order bare, queue, queue, bare, bare, queue (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; all processes, mean of rounds: bare ${describeCpuPerMessage(bareCpu, SEND_MESSAGES)}, queue ${describeCpuPerMessage(queueCpu, SEND_MESSAGES)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
+    notes: `best of the rounds of each, order ${order.join(', ')} (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; all processes, mean of rounds: bare ${describeCpuPerMessage(bareCpu, SEND_MESSAGES)}, queue ${describeCpuPerMessage(queueCpu, SEND_MESSAGES)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
   };
 }
 

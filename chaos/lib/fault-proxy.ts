@@ -96,7 +96,8 @@ export class FaultProxy {
     const inside = this.accepted.filter((at) => at >= window.first && at <= window.last).sort((a, b) => a - b);
     const gaps = inside.slice(1).map((at, i) => at - inside[i]!);
     const since = (window.first - Math.min(...this.accepted)) / 1000;
-    return `busiest second: ${window.count} arrivals from ${since.toFixed(1)} s after the first, shortest gap in it ${Math.min(...gaps)} ms`;
+    const shortest = gaps.length > 0 ? `, shortest gap in it ${Math.min(...gaps)} ms` : '';
+    return `busiest second: ${window.count} arrival(s) from ${since.toFixed(1)} s after the first${shortest}`;
   }
 
   /** Messages SES accepted in each wall-clock second, from the first to the last. */
