@@ -234,11 +234,17 @@ describe('send jobs paced by the send gate, when the database fails mid-job', ()
     };
   }
 
-  it('a failed claim leaves its row queued and unsent while the others go; the retry sends it once', async () => {
+  /** Four people queued for today at 40 a second, and a gate of its own spacing their sends 100 ms apart. */
+  async function fourPacedRows(prefix: string) {
     const ses = new FakeSes();
     const app = fastApp(ses, '40');
-    const { campaignId, rows } = await queuedRows(app, 'batch-gate-claim-error', 4);
-    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-claim-error`, 100);
+    const { campaignId, rows } = await queuedRows(app, prefix, 4);
+    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-${prefix}`, 100);
+    return { ses, app, campaignId, rows, gate };
+  }
+
+  it('a failed claim leaves its row queued and unsent while the others go; the retry sends it once', async () => {
+    const { ses, app, campaignId, rows, gate } = await fourPacedRows('batch-gate-claim-error');
     const allow = await refuseRowChange(rows[1]!, 'sending');
 
     await expect(deliverCampaignBatch(app, rows, { ses, gate })).rejects.toThrow(/injected failure: ledger row \d+ may not become sending/);
@@ -255,10 +261,7 @@ describe('send jobs paced by the send gate, when the database fails mid-job', ()
   });
 
   it('a failed record leaves its row sending; the retry fails it as an unknown outcome and does not mail it again', async () => {
-    const ses = new FakeSes();
-    const app = fastApp(ses, '40');
-    const { campaignId, rows } = await queuedRows(app, 'batch-gate-record-error', 4);
-    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-record-error`, 100);
+    const { ses, app, campaignId, rows, gate } = await fourPacedRows('batch-gate-record-error');
     const allow = await refuseRowChange(rows[2]!, 'sent');
 
     await expect(deliverCampaignBatch(app, rows, { ses, gate })).rejects.toThrow(/could not record SES MessageId fake-\S+ on ledger row \d+: injected failure/);
@@ -277,10 +280,7 @@ describe('send jobs paced by the send gate, when the database fails mid-job', ()
   });
 
   it('a record the database refuses while unreachable is tried again in the job, and the row ends sent with its MessageId', async () => {
-    const ses = new FakeSes();
-    const app = fastApp(ses, '40');
-    const { campaignId, rows } = await queuedRows(app, 'batch-gate-record-outage', 4);
-    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-record-outage`, 100);
+    const { ses, app, campaignId, rows, gate } = await fourPacedRows('batch-gate-record-outage');
     // Row 3's record is refused twice as "cannot connect now" (57P03), as
     // while the database restarts; a sequence counts the attempts, since a
     // refused statement rolls back everything else it wrote.
