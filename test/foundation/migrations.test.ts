@@ -86,4 +86,21 @@ describe('migrations', () => {
     expect(user).toMatchObject({ is_temporary: false, is_active: true, expired_at: null });
     expect(user.created_at).toBeInstanceOf(Date);
   });
+
+  it('keep one ledger row per campaign and person, and answer “this person’s rows” from that key alone', async () => {
+    const { id: userId } = await newUser('ledger-key');
+    const email = await env.db.insertInto('emails').values({ user_id: userId, email: 'ledger-key@example.org', is_primary: true }).returning('id').executeTakeFirstOrThrow();
+    const campaign = await env.db
+      .insertInto('campaigns')
+      .values({ name: 'ledger key', template: 'reverify-email', segment: 'unverified-role-holders', per_day: 10, schedule: '0 0 * * *', starts_at: new Date(), status: 'draft' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const row = { campaign_id: campaign.id, user_id: userId, email_id: email.id, email: 'ledger-key@example.org', status: 'pending' as const };
+    await env.db.insertInto('campaign_recipients').values(row).execute();
+    await expect(env.db.insertInto('campaign_recipients').values(row).execute()).rejects.toThrow(/campaign_recipients_user_campaign_key/);
+    // The planner's insert finds the key as ON CONFLICT (campaign_id, user_id).
+    await env.db.insertInto('campaign_recipients').values(row).onConflict((oc) => oc.columns(['campaign_id', 'user_id']).doNothing()).execute();
+    const indexes = await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE tablename = 'campaign_recipients' AND indexdef LIKE '%(user_id%'`.execute(env.db);
+    expect(indexes.rows.map((index) => index.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX campaign_recipients_user_campaign_key .*\(user_id, campaign_id\)/)]);
+  });
 });
