@@ -81,6 +81,7 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
     const seconds = (Date.now() - started) / 1000;
     ctx.log(`ledger final after ${seconds.toFixed(0)} s: ${JSON.stringify(counts)}`);
     const check = await checkLedgerAgainstStore(scratch.db, campaign.id, ses, options.recipients);
+    await proxy.settle();
     notes.push(describeCheck(check));
     notes.push(
       `rate (SES_MAX_SEND_RATE=${options.rate}): SES accepted at most ${proxy.rateBound(options.rate).detail}` +

@@ -1,5 +1,4 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { busiestWindow, peakInWindow } from '../../bench/lib/sliding-window.js';
 
 /** Chance (0–1) of each fault per SendEmail request. */
@@ -18,45 +17,92 @@ export const NO_FAULTS: FaultRates = { throttle: 0, serverError: 0, reset: 0, ti
 
 export type FaultKind = keyof FaultRates;
 
+/** What the proxy's thread reports, in the order it happened. */
+export type ProxyEvent =
+  | { type: 'listening'; port: number }
+  | { type: 'request' }
+  | { type: 'injected'; kind: FaultKind }
+  | { type: 'accepted'; at: number }
+  | { type: 'synced'; id: number }
+  | { type: 'stopped' };
+
+/** What the harness asks of the proxy's thread. */
+export type ProxyCommand = { type: 'sync'; id: number } | { type: 'stop' };
+
 /**
  * An HTTP proxy between a worker's SES_ENDPOINT and the local SES that injures
  * a set share of requests before they reach SES (so an injured request never
  * delivers a message: any second copy in the store is the sender's doing).
  * It records when every forwarded request was accepted, to check the rate.
+ *
+ * The HTTP side runs on its own thread (fault-proxy-thread.ts). On the
+ * harness's thread its timestamps were taken whenever the harness's event
+ * loop came round to a request: while a scenario signed 1,200 SNS messages
+ * or polled the database, the sends of that stretch were stamped together
+ * and counted as a burst the worker never sent.
  */
 export class FaultProxy {
   readonly injected: Record<FaultKind, number> = { throttle: 0, serverError: 0, reset: 0, timeout: 0 };
   /**
    * Milliseconds since epoch at which each SendEmail that SES accepted
    * arrived: SES meters its rate as requests arrive, and the time its answer
-   * takes to come back (the local SES slows as its store grows, and this
-   * process is busy) is not the sender's pacing.
+   * takes to come back (the local SES slows as its store grows) is not the
+   * sender's pacing. Current as of the last `settle()` (or `stop()`).
    */
   readonly accepted: number[] = [];
   /** Every request that arrived, injured or not. */
   requests = 0;
-  rates: FaultRates;
-  private readonly held = new Set<http.ServerResponse>();
+  private syncs = 0;
+  private readonly waiting = new Map<number, () => void>();
+  private stopped: Promise<void> | undefined;
 
   private constructor(
-    private readonly server: http.Server,
+    private readonly thread: Worker,
     readonly endpoint: string,
-    private readonly target: URL,
-    rates: FaultRates,
-    private readonly timeoutHoldMs: number,
   ) {
-    this.rates = rates;
+    thread.on('message', (event: ProxyEvent) => this.apply(event));
   }
 
   static async start(targetEndpoint: string, rates: FaultRates = NO_FAULTS, options: { timeoutHoldMs?: number } = {}): Promise<FaultProxy> {
-    const holder: { proxy?: FaultProxy } = {};
-    const server = http.createServer((req, res) => holder.proxy?.handle(req, res));
-    server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const proxy = new FaultProxy(server, `http://127.0.0.1:${port}`, new URL(targetEndpoint), rates, options.timeoutHoldMs ?? 15_000);
-    holder.proxy = proxy;
-    return proxy;
+    const thread = new Worker(new URL('./fault-proxy-thread.mjs', import.meta.url), {
+      workerData: { target: targetEndpoint, rates, timeoutHoldMs: options.timeoutHoldMs ?? 15_000 },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      thread.once('error', reject);
+      thread.on('message', (event: ProxyEvent) => {
+        if (event.type === 'listening') resolve(event.port);
+      });
+    });
+    return new FaultProxy(thread, `http://127.0.0.1:${port}`);
+  }
+
+  /** Resolves once every event the thread has reported so far is counted here. */
+  async settle(): Promise<void> {
+    const id = (this.syncs += 1);
+    await new Promise<void>((resolve) => {
+      this.waiting.set(id, resolve);
+      this.thread.postMessage({ type: 'sync', id } satisfies ProxyCommand);
+    });
+  }
+
+  private apply(event: ProxyEvent): void {
+    switch (event.type) {
+      case 'request':
+        this.requests += 1;
+        return;
+      case 'injected':
+        this.injected[event.kind] += 1;
+        return;
+      case 'accepted':
+        this.accepted.push(event.at);
+        return;
+      case 'synced':
+        this.waiting.get(event.id)?.();
+        this.waiting.delete(event.id);
+        return;
+      default:
+        return;
+    }
   }
 
   get faultsInjected(): number {
@@ -112,76 +158,18 @@ export class FaultProxy {
     return Array.from(counts, (n) => n ?? 0);
   }
 
-  private pick(): FaultKind | undefined {
-    let roll = Math.random();
-    for (const kind of Object.keys(this.rates) as FaultKind[]) {
-      roll -= this.rates[kind];
-      if (roll < 0) return kind;
-    }
-    return undefined;
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const arrivedAt = Date.now();
-      const body = Buffer.concat(chunks);
-      const isSend = req.method === 'POST' && /outbound-emails/.test(req.url ?? '');
-      if (isSend) this.requests += 1;
-      const fault = isSend ? this.pick() : undefined;
-      if (fault) this.injected[fault] += 1;
-      switch (fault) {
-        case 'throttle':
-          return this.error(res, 429, 'TooManyRequestsException', 'Maximum sending rate exceeded.');
-        case 'serverError':
-          return this.error(res, 500, 'InternalFailure', 'injected internal failure');
-        case 'reset':
-          req.socket.destroy();
-          return;
-        case 'timeout': {
-          this.held.add(res);
-          setTimeout(() => {
-            this.held.delete(res);
-            req.socket.destroy();
-          }, this.timeoutHoldMs).unref();
-          return;
-        }
-        default:
-          this.forward(req, res, body, isSend, arrivedAt);
-      }
-    });
-  }
-
-  private error(res: http.ServerResponse, status: number, type: string, message: string): void {
-    res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
-    res.end(JSON.stringify({ message }));
-  }
-
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, isSend: boolean, arrivedAt: number): void {
-    const upstream = http.request(
-      {
-        host: this.target.hostname,
-        port: this.target.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: this.target.host },
-      },
-      (answer) => {
-        if (isSend && answer.statusCode === 200) this.accepted.push(arrivedAt);
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => req.socket.destroy());
-    upstream.end(body);
-  }
-
-  async stop(): Promise<void> {
-    for (const res of this.held) res.socket?.destroy();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  /** Stops taking requests (held ones are dropped) once every reported event is counted. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      await this.settle();
+      await new Promise<void>((resolve) => {
+        this.thread.on('message', (event: ProxyEvent) => {
+          if (event.type === 'stopped') resolve();
+        });
+        this.thread.postMessage({ type: 'stop' } satisfies ProxyCommand);
+      });
+      await this.thread.terminate();
+    })();
+    return this.stopped;
   }
 }
