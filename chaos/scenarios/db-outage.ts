@@ -24,11 +24,10 @@ export const dbOutageScenario: Scenario = {
     const webhookMessages = ctx.short ? 200 : 1_200;
     const { signer, certCacheDir } = await localSigner();
     // Signed before the campaign starts: signing 1,200 messages holds this
-    // process's event loop for seconds, and the fault proxy that timestamps
-    // SES's arrivals lives here too. Signed mid-campaign, the sends of that
-    // stretch (at most SEND_SLOTS in flight) sat unread and were stamped
-    // together when the loop came back: 16 "arrivals" within 4 ms, counted
-    // as the worker going above its rate.
+    // process's event loop for seconds. When the fault proxy still ran on
+    // this thread, the sends of that stretch (at most SEND_SLOTS in flight)
+    // sat unread and were stamped together when the loop came back: 16
+    // "arrivals" within 4 ms, counted as the worker going above its rate.
     const addressCount = 200;
     const messages = genuineMessages(signer, addressNames(addressCount), webhookMessages);
     const statuses = { duringOutage: new Map<number, number>(), otherwise: new Map<number, number>() };
