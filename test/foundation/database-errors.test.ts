@@ -34,6 +34,13 @@ describe('isDatabaseUnavailable', () => {
     }
   });
 
+  it('is true for a connection pg saw end, and false for a bug that has nothing to do with the database', () => {
+    expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isDatabaseUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
+    expect(isDatabaseUnavailable('not an error')).toBe(false);
+  });
+
   it('is false for what the statement itself did wrong: a unique violation, bad data, a trigger refusing', async () => {
     await sql`CREATE TABLE database_errors_once (v int UNIQUE)`.execute(env.db);
     try {

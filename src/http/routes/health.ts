@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app.js';
@@ -29,10 +30,21 @@ export async function checkPostgres(app: App, timeoutMs = PROBE_TIMEOUT_MS): Pro
 
 /**
  * PING on the producer connection: 'ok' or why not. A connection that is not
- * ready is reported at once: ioredis would queue the PING until Redis comes back.
+ * ready yet (the process just started, or Redis is away and it reconnects)
+ * is given the probe's time to become ready, and the PING is sent only then:
+ * ioredis would queue it until Redis comes back. Reporting "connecting" at
+ * once answered 503 to a server's first probe whenever its connection took
+ * longer than its listening did.
  */
 export async function checkRedis(app: App, timeoutMs = PROBE_TIMEOUT_MS): Promise<DependencyState> {
-  if (app.redis.status !== 'ready') return `connection is ${app.redis.status}`;
+  if (app.redis.status !== 'ready') {
+    if (app.redis.status === 'end') return 'connection is end';
+    const ready = await withTimeout(once(app.redis, 'ready'), timeoutMs, 'redis').then(
+      () => true,
+      () => false,
+    );
+    if (!ready) return `connection is ${app.redis.status}`;
+  }
   try {
     const answer = await withTimeout(app.redis.ping(), timeoutMs, 'redis');
     return answer === 'PONG' ? 'ok' : `unexpected answer ${answer}`;
