@@ -168,6 +168,7 @@ async function sendingBench(app: App, endpoint: string, parts: PartOf): Promise<
   const queueShares: Array<MainThreadShare | undefined> = [];
   const bareCpu: Array<CpuByPart | undefined> = [];
   const queueCpu: Array<CpuByPart | undefined> = [];
+  const queueWal: WalWritten[] = [];
   let outcome: Record<string, number> = {};
   // "Limiter off": the BullMQ limiter is disabled and SES_MAX_SEND_RATE is set
   // far above what this machine can send, so jobs carry the most rows
@@ -192,6 +193,7 @@ async function sendingBench(app: App, endpoint: string, parts: PartOf): Promise<
       queueRates.push(round.rate);
       queueShares.push(round.mainThread);
       queueCpu.push(round.cpu);
+      queueWal.push(round.wal);
       outcome = round.outcome;
     }
   }
@@ -209,7 +211,7 @@ async function sendingBench(app: App, endpoint: string, parts: PartOf): Promise<
     limit: `≥ 80% of bare SESv2Client loop (${bareRate.toFixed(0)} msg/s); ratio = limit / figure`,
     ratio,
     pass: ratio <= 1,
-    notes: `best of the rounds of each, order ${order.join(', ')} (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; all processes, mean of rounds: bare ${describeCpuPerMessage(bareCpu, SEND_MESSAGES)}, queue ${describeCpuPerMessage(queueCpu, SEND_MESSAGES)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
+    notes: `best of the rounds of each, order ${order.join(', ')} (bare ${rounds(bareRates)}; queue ${rounds(queueRates)} msg/s; median against median ${(100 * medianRatio).toFixed(0)}%); the main thread running/waiting for a core/asleep, mean of rounds: bare ${describeShares(bareShares)}, queue ${describeShares(queueShares)}; all processes, mean of rounds: bare ${describeCpuPerMessage(bareCpu, SEND_MESSAGES)}, queue ${describeCpuPerMessage(queueCpu, SEND_MESSAGES)}; PostgreSQL's WAL a message, mean of queue rounds: ${describeWal(queueWal, SEND_MESSAGES)}; SES_MAX_SEND_RATE=${number.format(UNLIMITED_RATE)} with the BullMQ limiter off: ${sendBatchSize(unlimitedApp.config)} rows a job, ${sendJobConcurrency(unlimitedApp.config)} jobs at once, at most ${SEND_SLOTS} SendEmail calls in flight; each send re-checks eligibility, claims the row (sending), issues a token, renders, sends and records the MessageId; last round's rows by final status: ${JSON.stringify(outcome)}`,
   };
 }
 
@@ -287,18 +289,23 @@ async function bareLoopRate(app: App, endpoint: string, parts: PartOf): Promise<
   const rate = SEND_MESSAGES / ((performance.now() - started) / 1000);
   const mainThread = watch.stop();
   const cpuByPart = cpu.stop();
+  console.error(`[bench] campaign: bare round ${rate.toFixed(0)} msg/s; main thread ${describeShares([mainThread])}; ${describeCpuPerMessage([cpuByPart], SEND_MESSAGES)}`);
   await profile.stop();
   bare.destroy();
   return { rate, mainThread, cpu: cpuByPart };
 }
 
 /** Through the send queue: SEND_MESSAGES ledger rows of a new campaign queued for today, limiter off. */
-async function sendQueueRate(app: App, parts: PartOf): Promise<{ rate: number; mainThread: MainThreadShare | undefined; cpu: CpuByPart | undefined; outcome: Record<string, number> }> {
+async function sendQueueRate(
+  app: App,
+  parts: PartOf,
+): Promise<{ rate: number; mainThread: MainThreadShare | undefined; cpu: CpuByPart | undefined; outcome: Record<string, number>; wal: WalWritten }> {
   const campaign = await plannedCampaign(app, SEND_MESSAGES);
   const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
   if (queued.queued.length !== SEND_MESSAGES) throw new Error(`queued ${queued.queued.length} rows, wanted ${SEND_MESSAGES}: the seed's segment is too small`);
   await enqueueSends(app, queued.queued);
   await settleDatabase(app.db);
+  const wal = await watchWal(app.db);
   const started = performance.now();
   const watch = watchMainThread();
   const cpu = watchProcessCpu(parts);
@@ -310,7 +317,11 @@ async function sendQueueRate(app: App, parts: PartOf): Promise<{ rate: number; m
   const mainThread = watch.stop();
   const cpuByPart = cpu.stop();
   await workers.close();
-  return { rate, mainThread, cpu: cpuByPart, outcome };
+  const walWritten = await wal.stop();
+  console.error(
+    `[bench] campaign: send queue round ${rate.toFixed(0)} msg/s; main thread ${describeShares([mainThread])}; ${describeCpuPerMessage([cpuByPart], SEND_MESSAGES)}; WAL a message ${describeWal([walWritten], SEND_MESSAGES)}`,
+  );
+  return { rate, mainThread, cpu: cpuByPart, outcome, wal: walWritten };
 }
 
 /**
@@ -379,6 +390,37 @@ async function untilFinal(app: App, campaignId: string): Promise<Record<string, 
   const { pending: _planned, ...byStatus } = await countRowsByStatus(app.db, campaignId);
   if (byStatus.queued || byStatus.sending) throw new Error(`the send queue is empty but rows are unfinished: ${JSON.stringify(byStatus)}`);
   return byStatus;
+}
+
+interface WalWritten {
+  records: number;
+  bytes: number;
+}
+
+/**
+ * PostgreSQL's WAL written from now until `stop` (pg_stat_wal, the whole
+ * server): what a round's writes cost the database. Unlike CPU time it does
+ * not move with the machine's load, so it shows a change to the statements
+ * in one round.
+ */
+async function watchWal(db: Db): Promise<{ stop(): Promise<WalWritten> }> {
+  const read = async (): Promise<WalWritten> => {
+    const { rows } = await sql<{ records: string; bytes: string }>`SELECT wal_records::text AS records, wal_bytes::text AS bytes FROM pg_stat_wal`.execute(db);
+    return { records: Number(rows[0]!.records), bytes: Number(rows[0]!.bytes) };
+  };
+  const start = await read();
+  return {
+    async stop() {
+      const end = await read();
+      return { records: end.records - start.records, bytes: end.bytes - start.bytes };
+    },
+  };
+}
+
+/** Mean WAL a message over rounds, as "21.2 records, 1,921 bytes". */
+function describeWal(rounds: readonly WalWritten[], messages: number): string {
+  const mean = (pick: (wal: WalWritten) => number) => rounds.reduce((sum, wal) => sum + pick(wal), 0) / rounds.length / messages;
+  return `${mean((wal) => wal.records).toFixed(1)} records, ${number.format(Math.round(mean((wal) => wal.bytes)))} bytes`;
 }
 
 function median(values: readonly number[]): number {

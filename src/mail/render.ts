@@ -129,13 +129,17 @@ export function describeProjects(projects: readonly string[]): string {
 
 const utcFormat = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', dateStyle: 'full', timeStyle: 'short' });
 
-/** The last date formatted: a send job's messages share one expiry, and Intl formatting is not cheap. */
-let lastFormatted: { time: number; text: string } | undefined;
+/**
+ * The last minute formatted: Intl formatting is not cheap, and the format
+ * shows minutes, so every message whose expiry falls in the same minute (all
+ * of a send job's, and those of the jobs running beside it) shares one text.
+ */
+let lastFormatted: { minute: number; text: string } | undefined;
 
 /** "Tuesday, 1 December 2026 at 11:26 UTC": unambiguous for readers in every time zone. */
 export function formatUtc(date: Date): string {
-  const time = date.getTime();
-  if (lastFormatted?.time !== time) lastFormatted = { time, text: `${utcFormat.format(date)} UTC` };
+  const minute = Math.floor(date.getTime() / 60_000);
+  if (lastFormatted?.minute !== minute) lastFormatted = { minute, text: `${utcFormat.format(date)} UTC` };
   return lastFormatted.text;
 }
 

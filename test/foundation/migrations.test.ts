@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import * as tokenChecksOnAddressOnly from '../../migrations/0008_token_checks_on_address_only.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createDb } from '../../src/db/connect.js';
 import { useTestEnv } from '../helpers/env.js';
@@ -102,5 +103,64 @@ describe('migrations', () => {
     await env.db.insertInto('campaign_recipients').values(row).onConflict((oc) => oc.columns(['campaign_id', 'user_id']).doNothing()).execute();
     const indexes = await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE tablename = 'campaign_recipients' AND indexdef LIKE '%(user_id%'`.execute(env.db);
     expect(indexes.rows.map((index) => index.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX campaign_recipients_user_campaign_key .*\(user_id, campaign_id\)/)]);
+  });
+  it('tie a verification token to its address alone: it goes with its address or its user, and undoing 0008 restores the other keys', async () => {
+    const tokenKeys = async () =>
+      (
+        await sql<{ conname: string }>`SELECT conname FROM pg_constraint WHERE conrelid = 'verification_tokens'::regclass AND contype = 'f' ORDER BY conname`.execute(env.db)
+      ).rows.map((row) => row.conname);
+    const personWithToken = async (name: string) => {
+      const { id: userId } = await newUser(name);
+      const email = await env.db.insertInto('emails').values({ user_id: userId, email: `${name}@example.org`, is_primary: true }).returning('id').executeTakeFirstOrThrow();
+      const campaign = await env.db
+        .insertInto('campaigns')
+        .values({ name, template: 'reverify-email', segment: 'unverified-role-holders', per_day: 10, schedule: '0 0 * * *', starts_at: new Date(), status: 'draft' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const row = await env.db
+        .insertInto('campaign_recipients')
+        .values({ campaign_id: campaign.id, user_id: userId, email_id: email.id, email: `${name}@example.org`, status: 'sent' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const token = await env.db
+        .insertInto('verification_tokens')
+        .values({ token_hash: `hash-${name}`, user_id: userId, email_id: email.id, email: `${name}@example.org`, purpose: 'campaign', campaign_recipient_id: row.id, expires_at: new Date(Date.now() + 3_600_000) })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { userId, emailId: email.id, campaignId: campaign.id, rowId: row.id, tokenId: token.id };
+    };
+    const tokenExists = async (id: string) => (await env.db.selectFrom('verification_tokens').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+
+    expect(await tokenKeys()).toEqual(['verification_tokens_email_id_fkey']);
+
+    // The address goes: its tokens go with it.
+    const byAddress = await personWithToken('token-address');
+    await env.db.deleteFrom('emails').where('id', '=', byAddress.emailId).execute();
+    expect(await tokenExists(byAddress.tokenId)).toBe(false);
+
+    // The user goes: their addresses go, and the tokens with them.
+    const byUser = await personWithToken('token-user');
+    await env.db.deleteFrom('users').where('id', '=', byUser.userId).execute();
+    expect(await tokenExists(byUser.tokenId)).toBe(false);
+
+    // The campaign goes with its ledger rows: the token stays, pointing at a row that is gone.
+    const byCampaign = await personWithToken('token-campaign');
+    await env.db.deleteFrom('campaigns').where('id', '=', byCampaign.campaignId).execute();
+    expect(await env.db.selectFrom('verification_tokens').select('campaign_recipient_id').where('id', '=', byCampaign.tokenId).executeTakeFirstOrThrow()).toEqual({
+      campaign_recipient_id: byCampaign.rowId,
+    });
+
+    // Undone, the keys validate again: the dangling link is cleared as ON DELETE SET NULL would have.
+    await tokenChecksOnAddressOnly.down(env.db as never);
+    expect(await tokenKeys()).toEqual([
+      'verification_tokens_campaign_recipient_id_fkey',
+      'verification_tokens_email_id_fkey',
+      'verification_tokens_user_id_fkey',
+    ]);
+    expect(await env.db.selectFrom('verification_tokens').select('campaign_recipient_id').where('id', '=', byCampaign.tokenId).executeTakeFirstOrThrow()).toEqual({
+      campaign_recipient_id: null,
+    });
+    await tokenChecksOnAddressOnly.up(env.db as never);
+    expect(await tokenKeys()).toEqual(['verification_tokens_email_id_fkey']);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findExternalLinks } from '../../src/mail/link-lint.js';
 import {
   describeProjects,
+  formatUtc,
   listTemplates,
   renderTemplate,
   renderTemplateSource,
@@ -98,6 +99,15 @@ describe('template helpers', () => {
     expect(describeProjects(['a'])).toBe('the project a');
     expect(describeProjects(['a', 'b', 'c'])).toBe('the projects a, b and c');
     expect(describeProjects(['a', 'b', 'c', 'd', 'e', 'f', 'g'])).toBe('the projects a, b, c, d, e and 2 more');
+  });
+
+  it('write an expiry to the minute, in UTC, and never reuse another minute’s text', () => {
+    expect(formatUtc(new Date('2026-12-01T11:26:00Z'))).toBe('Tuesday, 1 December 2026 at 11:26 UTC');
+    // The same minute, later in it: the same text (the format drops seconds).
+    expect(formatUtc(new Date('2026-12-01T11:26:59.999Z'))).toBe('Tuesday, 1 December 2026 at 11:26 UTC');
+    expect(formatUtc(new Date('2026-12-01T11:27:00Z'))).toBe('Tuesday, 1 December 2026 at 11:27 UTC');
+    expect(formatUtc(new Date('2026-12-02T11:27:00Z'))).toBe('Wednesday, 2 December 2026 at 11:27 UTC');
+    expect(formatUtc(new Date('2026-12-01T11:26:30Z'))).toBe('Tuesday, 1 December 2026 at 11:26 UTC');
   });
 
   it('derive a site name from the base URL', () => {
