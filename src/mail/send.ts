@@ -1,7 +1,7 @@
 import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config.js';
 import type { RenderedMessage } from './render.js';
-import type { SesSender } from './ses-client.js';
+import { awaitBeforeWire, type SesSender } from './ses-client.js';
 
 /** One message to one address, with the tags SES echoes back in its events. */
 export interface OutgoingMessage {
@@ -11,8 +11,9 @@ export interface OutgoingMessage {
   tags: Record<string, string>;
   /**
    * Awaited once the request is built and signed, right before it goes on
-   * the wire (the send gate's last lateness check). Runs inside the SDK's
-   * middleware stack, so a test's fake SES, which has none, never calls it.
+   * the wire (the send gate's last lateness check). Runs inside the
+   * middleware stack of a client made by createSesClient, so a test's fake
+   * SES, which has none, never calls it.
    */
   beforeWire?: () => Promise<void>;
 }
@@ -43,19 +44,7 @@ export async function sendMessage(
     ConfigurationSetName: config.SES_CONFIGURATION_SET,
     EmailTags: Object.entries(outgoing.tags).map(([Name, Value]) => ({ Name, Value })),
   });
-  const { beforeWire } = outgoing;
-  if (beforeWire) {
-    // The last step before the HTTP handler: after serializing, endpoint
-    // resolution and signing, which on a worker's first send (a cold SDK)
-    // can take tens of milliseconds.
-    command.middlewareStack.add(
-      (next) => async (args) => {
-        await beforeWire();
-        return next(args);
-      },
-      { step: 'finalizeRequest', priority: 'low', name: 'reverifyBeforeWire' },
-    );
-  }
+  if (outgoing.beforeWire) awaitBeforeWire(command.input, outgoing.beforeWire);
   const result = await ses.send(command);
   if (!result.MessageId) throw new Error('SES accepted the message but returned no MessageId');
   return result.MessageId;

@@ -77,4 +77,29 @@ describe('sendMessage', () => {
     await expect(failing).rejects.toThrow('gate gone');
     expect(arrivals).toHaveLength(0);
   });
+  it('runs each send’s own beforeWire, after signing, though the client resolves its middleware once', async () => {
+    const { endpoint, arrivals } = await fakeSesEndpoint();
+    const ses = createSesClient({ AWS_REGION: 'us-east-1', SES_ENDPOINT: endpoint });
+    closers.push(async () => ses.destroy());
+    const order = ses.middlewareStack.identify().map((entry) => entry.split(' ')[0]);
+    expect(order.indexOf('reverifyBeforeWire')).toBeGreaterThan(order.indexOf('httpSigningMiddleware'));
+
+    const ran: string[] = [];
+    const send = (to: string, beforeWire?: () => Promise<void>) => sendMessage(ses, config, { to, message, tags: {}, beforeWire });
+    // The first send, without a hook, is the one whose stack the client caches.
+    await send('first@example.com');
+    await send('second@example.com', async () => void ran.push('second'));
+    // Two at once: the slow hook holds only its own request.
+    await Promise.all([
+      send('slow@example.com', async () => {
+        ran.push('slow');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }),
+      send('quick@example.com', async () => void ran.push('quick')),
+    ]);
+    await send('last@example.com');
+    expect(ran.sort()).toEqual(['quick', 'second', 'slow']);
+    const to = arrivals.map((arrival) => (JSON.parse(arrival.body) as { Destination: { ToAddresses: string[] } }).Destination.ToAddresses[0]);
+    expect(to).toEqual(['first@example.com', 'second@example.com', 'quick@example.com', 'slow@example.com', 'last@example.com']);
+  });
 });
