@@ -410,32 +410,39 @@ async function untilFinal(app: App, campaignId: string): Promise<Record<string, 
 interface WalWritten {
   records: number;
   bytes: number;
+  /** Checkpoints PostgreSQL started meanwhile (timed or requested). */
+  checkpoints: number;
 }
 
 /**
  * PostgreSQL's WAL written from now until `stop` (pg_stat_wal, the whole
  * server): what a round's writes cost the database. Unlike CPU time it does
  * not move with the machine's load, so it shows a change to the statements
- * in one round.
+ * in one round. Also counts the checkpoints that began meanwhile: one
+ * writes out every dirty page and flushes it while the round runs.
  */
 async function watchWal(db: Db): Promise<{ stop(): Promise<WalWritten> }> {
   const read = async (): Promise<WalWritten> => {
-    const { rows } = await sql<{ records: string; bytes: string }>`SELECT wal_records::text AS records, wal_bytes::text AS bytes FROM pg_stat_wal`.execute(db);
-    return { records: Number(rows[0]!.records), bytes: Number(rows[0]!.bytes) };
+    const { rows } = await sql<{ records: string; bytes: string; checkpoints: string }>`
+      SELECT wal_records::text AS records, wal_bytes::text AS bytes,
+             (SELECT (checkpoints_timed + checkpoints_req)::text FROM pg_stat_bgwriter) AS checkpoints
+      FROM pg_stat_wal`.execute(db);
+    return { records: Number(rows[0]!.records), bytes: Number(rows[0]!.bytes), checkpoints: Number(rows[0]!.checkpoints) };
   };
   const start = await read();
   return {
     async stop() {
       const end = await read();
-      return { records: end.records - start.records, bytes: end.bytes - start.bytes };
+      return { records: end.records - start.records, bytes: end.bytes - start.bytes, checkpoints: end.checkpoints - start.checkpoints };
     },
   };
 }
 
-/** Mean WAL a message over rounds, as "21.2 records, 1,921 bytes". */
+/** Mean WAL a message over rounds, as "21.2 records, 1,921 bytes", and the checkpoints that fell inside them. */
 function describeWal(rounds: readonly WalWritten[], messages: number): string {
   const mean = (pick: (wal: WalWritten) => number) => rounds.reduce((sum, wal) => sum + pick(wal), 0) / rounds.length / messages;
-  return `${mean((wal) => wal.records).toFixed(1)} records, ${number.format(Math.round(mean((wal) => wal.bytes)))} bytes`;
+  const checkpoints = rounds.reduce((sum, wal) => sum + wal.checkpoints, 0);
+  return `${mean((wal) => wal.records).toFixed(1)} records, ${number.format(Math.round(mean((wal) => wal.bytes)))} bytes (${checkpoints} checkpoint${checkpoints === 1 ? '' : 's'} began during ${rounds.length === 1 ? 'the round' : 'the rounds'})`;
 }
 
 function median(values: readonly number[]): number {
