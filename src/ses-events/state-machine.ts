@@ -22,7 +22,9 @@ import type { SuppressionReason } from '../mail/suppressions.js';
  * - "> limit" means the count after this bounce exceeds SOFT_BOUNCE_LIMIT.
  * - Counting goes by SES's event times, not by arrival, so SNS's reordering
  *   does not change the count: (†) a transient bounce that happened before
- *   the latest delivery to the address is `superseded` and counts nothing;
+ *   the latest delivery to the address is `superseded` and counts nothing,
+ *   unless its stretch between two deliveries now holds more than the limit:
+ *   in order, the address would have been unverified then, so it is now;
  *   (‡) the newest delivery sets the count to the transient bounces that
  *   happened after it (of messages not delivered), an older delivery arriving
  *   late only takes back its own message's bounces (out-of-office replies).
@@ -217,13 +219,22 @@ export function decide(state: AddressState, event: EventFacts, history: readonly
 
   const latestDelivery = latestAppliedDelivery(history);
   let transientBounces = state.transientBounces;
+  let overLimitBeforeDelivery = false;
   if (rule.transientBounces === 'increment') {
-    if (latestDelivery !== null && isBefore(event.occurredAt, latestDelivery, true)) return unchanged('superseded');
-    transientBounces += 1;
+    if (latestDelivery !== null && isBefore(event.occurredAt, latestDelivery, true)) {
+      // A later delivery already reset the count, so this bounce adds nothing
+      // to it. Had it arrived in order it would have counted between its two
+      // deliveries; when that stretch now holds more than the limit, the
+      // address would have been unverified then and kept the reason.
+      if (bouncesInStretch(state, event, history) <= softBounceLimit) return unchanged('superseded');
+      overLimitBeforeDelivery = true;
+    } else {
+      transientBounces += 1;
+    }
   }
   if (rule.transientBounces === 'reset') transientBounces = countAfterDelivery(state, event, history, latestDelivery);
 
-  const unverifies = rule.unverify !== null && (!rule.onlyOverSoftLimit || transientBounces > softBounceLimit);
+  const unverifies = rule.unverify !== null && (!rule.onlyOverSoftLimit || transientBounces > softBounceLimit || overLimitBeforeDelivery);
   if (!unverifies || rule.unverify === null) {
     return { outcome: 'applied', next: { ...state, transientBounces }, unverifiedWith: null, suppressWith: null };
   }
@@ -261,6 +272,40 @@ function countAfterDelivery(state: AddressState, event: EventFacts, history: rea
   }
   const retracted = counted.filter((entry) => entry.sesMessageId === event.sesMessageId && !isBefore(entry.occurredAt, latestDelivery, true)).length;
   return Math.max(0, state.transientBounces - retracted);
+}
+
+/**
+ * The transient bounces, this one included, that happened between the two
+ * applied deliveries around `event` (after the one before it, up to and
+ * including the one at or after it): what the count would have reached there
+ * had SNS delivered in order. Bounces of delivered messages, stale ones and
+ * repeats never count, and a message counts once.
+ */
+function bouncesInStretch(state: AddressState, event: EventFacts, history: readonly HistoryEntry[]): number {
+  if (event.occurredAt === null) return 1;
+  const at = event.occurredAt.getTime();
+  const deliveries = history
+    .filter((entry) => entry.kind === 'delivery' && entry.outcome === 'applied' && entry.occurredAt !== null)
+    .map((entry) => entry.occurredAt!.getTime());
+  const from = Math.max(-Infinity, ...deliveries.filter((time) => time < at));
+  const to = Math.min(Infinity, ...deliveries.filter((time) => time >= at));
+  const delivered = new Set(history.filter((entry) => entry.kind === 'delivery').map((entry) => entry.sesMessageId));
+  const messages = new Set(
+    history
+      .filter(
+        (entry) =>
+          TRANSIENT_KINDS.has(entry.kind) &&
+          (entry.outcome === 'applied' || entry.outcome === 'superseded') &&
+          entry.occurredAt !== null &&
+          entry.occurredAt.getTime() > from &&
+          entry.occurredAt.getTime() <= to &&
+          !delivered.has(entry.sesMessageId) &&
+          !isBefore(entry.occurredAt, state.verifiedAt),
+      )
+      .map((entry) => entry.sesMessageId),
+  );
+  messages.add(event.sesMessageId ?? `this event at ${at}`);
+  return messages.size;
 }
 
 function latestAppliedDelivery(history: readonly HistoryEntry[]): Date | null {

@@ -89,6 +89,33 @@ describe('the SES event state machine', () => {
     expect(run(fresh, ['delivery', 'a', 5], ['soft_bounce', 'b', 4]).outcomes).toEqual(['applied', 'superseded']);
   });
 
+  it('more bounces than the limit before a delivery unverify in whatever order they and the delivery arrive', () => {
+    // In order: the sixth bounce unverifies, the delivery after them resets the count and keeps the reason.
+    const steps: Step[] = [1, 2, 3, 4, 5, 6].map((n): Step => ['soft_bounce', `b${n}`, n]);
+    steps.push(['delivery', 'd', 10]);
+    const orders = [steps, [...steps].reverse(), ...steps.map((_, i) => [...steps.slice(i), ...steps.slice(0, i)])];
+    for (const order of orders) {
+      expect(run(verified, ...order).state, order.map(([, message]) => message).join(' ')).toEqual({
+        ...verified,
+        verified: false,
+        reason: 'soft_bounce',
+        transientBounces: 0,
+        suppression: 'soft_bounce',
+      });
+    }
+  });
+
+  it('as many bounces as the limit before a delivery, or more spread over two stretches, leave the address alone', () => {
+    const atLimit: Step[] = [...[1, 2, 3, 4, 5].map((n): Step => ['soft_bounce', `b${n}`, n]), ['delivery', 'd', 10]];
+    expect(run(verified, ...[...atLimit].reverse()).state).toEqual(verified);
+    // Three, a delivery, three more (the delivery arriving first): no stretch holds six.
+    const split: Step[] = [['delivery', 'd', 4], ...[1, 2, 3, 5, 6, 7].map((n): Step => ['undetermined_bounce', `b${n}`, n])];
+    expect(run(verified, ...split).state).toEqual({ ...verified, transientBounces: 3 });
+    // A delivered message's bounce is an out-of-office reply and never counts toward a stretch.
+    const outOfOffice: Step[] = [['delivery', 'late', 10], ['delivery', 'b1', 0], ...[1, 2, 3, 4, 5, 6].map((n): Step => ['soft_bounce', `b${n}`, n])];
+    expect(run(verified, ...outOfOffice).state).toEqual(verified);
+  });
+
   it('a late, older delivery takes back only its own message’s bounce', () => {
     const result = run(fresh, ['delivery', 'a', 1], ['soft_bounce', 'b', 3], ['soft_bounce', 'c', 4], ['delivery', 'b', 2]);
     expect(result.state.transientBounces).toBe(1);
