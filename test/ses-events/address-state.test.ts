@@ -56,6 +56,20 @@ describe('SES events change the address as the contract says', () => {
     expect((await auditRows(address.emailId)).map((row) => row.reason)).toEqual(['soft_bounce']);
   });
 
+  it('bounces that arrive after a later delivery still unverify once more than the limit happened before it', async () => {
+    const address = await addAddress(env.db, { verified: true });
+    const at = (minute: number) => new Date(Date.now() - (60 - minute) * 60_000);
+    await send('delivery', { to: address.email, at: at(10), sesMessageId: randomUUID() });
+    for (let minute = 1; minute <= SOFT_BOUNCE_LIMIT; minute += 1) {
+      expect((await send('soft_bounce', { to: address.email, at: at(minute), sesMessageId: randomUUID() })).outcome).toBe('superseded');
+    }
+    expect(await addressState(env.db, address.emailId)).toEqual({ verified: true, reason: null, transientBounces: 0, suppression: null });
+    // In order, this one would have passed the limit before the delivery came.
+    await send('soft_bounce', { to: address.email, at: at(SOFT_BOUNCE_LIMIT + 1), sesMessageId: randomUUID() });
+    expect(await addressState(env.db, address.emailId)).toEqual({ verified: false, reason: 'soft_bounce', transientBounces: 0, suppression: 'soft_bounce' });
+    expect((await auditRows(address.emailId)).map((row) => row.reason)).toEqual(['soft_bounce']);
+  });
+
   it('undetermined bounces count like transient ones', async () => {
     const address = await addAddress(env.db, { transientBounces: SOFT_BOUNCE_LIMIT });
     await send('undetermined_bounce', { to: address.email });
