@@ -1,7 +1,8 @@
 import type { Config } from './config.js';
 import { createDb, type Db } from './db/connect.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRedis, type RedisConnection } from './queue/connection.js';
+import type { QueueBackend } from './queue/backend.js';
+import { createQueueBackend } from './queue/create-backend.js';
 import { Queues } from './queue/queues.js';
 
 /** A source of the current time; tests and `--now` replace it. */
@@ -18,7 +19,8 @@ export interface App {
   readonly config: Config;
   readonly db: Db;
   readonly log: Logger;
-  readonly redis: RedisConnection;
+  /** Where the queues live (Redis or PostgreSQL); nothing else needs to know which. */
+  readonly queueBackend: QueueBackend;
   readonly queues: Queues;
   readonly clock: Clock;
   close(): Promise<void>;
@@ -31,23 +33,21 @@ export function createApp(
 ): App {
   const log = options.log ?? createLogger({ level: config.LOG_LEVEL });
   const db = options.db ?? createDb(config.DATABASE_URL, { max: options.dbPoolSize });
-  const redis = createRedis(config.REDIS_URL, { name: 'reverify-producer', cluster: config.REDIS_CLUSTER });
-  // A Redis outage is reported by /readyz and the jobs that fail; it must not crash the process.
-  redis.on('error', (error) => log.debug({ err: error }, 'redis connection error'));
-  const queues = new Queues(redis, config.QUEUE_PREFIX);
+  const queueBackend = createQueueBackend(config, log);
+  const queues = new Queues(queueBackend);
   let closed = false;
   return {
     config,
     db,
     log,
-    redis,
+    queueBackend,
     queues,
     clock: options.clock ?? systemClock,
     async close() {
       if (closed) return;
       closed = true;
       await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await queueBackend.close();
       if (!options.db) await db.destroy();
     },
   };

@@ -27,6 +27,8 @@ const snsTopicArn = /^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{
 const schema = z
   .object({
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+    QUEUE_BACKEND: z.enum(['redis', 'postgres'], { error: 'must be redis or postgres (where the job queues live)' }).default('redis'),
+    QUEUE_DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
     REDIS_CLUSTER: z
       .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
@@ -93,7 +95,7 @@ export type Config = Readonly<Omit<Parsed, 'DATABASE_URL'> & { DATABASE_URL: str
 export type RequiredSetting = 'MAIL_FROM' | 'ADMIN_PASSWORD' | 'SNS_TOPIC_ARNS';
 
 /** Variables whose values must never reach a log line. */
-export const SECRET_SETTINGS = ['ADMIN_PASSWORD', 'DATABASE_URL', 'REDIS_URL'] as const;
+export const SECRET_SETTINGS = ['ADMIN_PASSWORD', 'DATABASE_URL', 'QUEUE_DATABASE_URL', 'REDIS_URL'] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -154,6 +156,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   safe.ADMIN_PASSWORD = config.ADMIN_PASSWORD === undefined ? undefined : '[redacted]';
   safe.DATABASE_URL = maskUrlPassword(config.DATABASE_URL);
   safe.REDIS_URL = maskUrlPassword(config.REDIS_URL);
+  if (config.QUEUE_DATABASE_URL !== undefined) safe.QUEUE_DATABASE_URL = maskUrlPassword(config.QUEUE_DATABASE_URL);
   return safe;
 }
 

@@ -21,6 +21,7 @@ export function createLogger(options: { level?: string; name?: string; pretty?: 
         'config.ADMIN_PASSWORD',
         'config.DATABASE_URL',
         'config.REDIS_URL',
+        'config.QUEUE_DATABASE_URL',
         'headers.authorization',
         'req.headers.authorization',
       ],

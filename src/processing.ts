@@ -8,9 +8,9 @@ import { startWorkers, type RunningWorkers } from './queue/worker.js';
 /**
  * Starts every job processor the way `worker`, `start` and `dev` all need it:
  * the workers and their fixed schedules, the campaigns' tick schedules (a new
- * or flushed Redis gets them back from the database), and a watch that
- * reconciles the queue with the ledger whenever Redis is found to have lost
- * the schedules.
+ * or emptied queue store gets them back from the database), and a watch that
+ * reconciles the queue with the ledger whenever the store is found to have
+ * lost the schedules.
  */
 export async function startProcessing(app: App, options: { scheduleCheckMs?: number } = {}): Promise<RunningWorkers> {
   const workers = await startWorkers(app, jobs, {
@@ -22,10 +22,12 @@ export async function startProcessing(app: App, options: { scheduleCheckMs?: num
 }
 
 /**
- * Rebuilds what Redis should hold from the database: the fixed schedules
+ * Rebuilds what the queue store should hold from the database (its schema
+ * first, on PostgreSQL, in case it was dropped): the fixed schedules
  * (sweeps, reconcile), the campaigns' schedules and every lost send job.
  */
 export async function reconcileQueue(app: App): Promise<ReconcileResult> {
+  await app.queueBackend.prepare({ again: true });
   const fixedRestored = await registerFixedSchedules(app, jobs);
   const result = await reconcile(app);
   return { ...result, schedulesRestored: result.schedulesRestored + fixedRestored };

@@ -11,6 +11,8 @@ declare module 'vitest' {
     adminDatabaseUrl: string;
     redisUrl: string;
     templateDatabase: string;
+    /** Which queue backend this project's files run on (vitest.config.ts). */
+    queueBackend: 'redis' | 'postgres';
   }
 }
 
@@ -46,8 +48,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     redisUrl = container.getConnectionUrl();
   }
 
-  // Named per run, so several runs (developers, CI) on one server never collide.
-  const template = templateDatabaseName(process.pid);
+  // Named per run and project, so several runs (developers, CI) and the two projects never collide.
+  const template = templateDatabaseName(process.pid, project.name);
   await buildTemplate(adminUrl, template);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('redisUrl', redisUrl);

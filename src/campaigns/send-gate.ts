@@ -2,7 +2,7 @@ import type { App } from '../app.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { QUEUE_NAMES } from '../queue/names.js';
-import type { RedisConnection } from '../queue/connection.js';
+import type { PaceStore } from '../queue/backend.js';
 
 /**
  * Every send is spaced 3% wider than 1 / SES_MAX_SEND_RATE. A sliding second
@@ -20,27 +20,10 @@ export function sendIntervalMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): numbe
 
 /**
  * How long a job waits for the gate's answer before pacing its sends from
- * now: its rows are claimed, and a job held up by a Redis outage would be
+ * now: its rows are claimed, and a job held up by a queue store outage would be
  * taken for a crashed one (its rows failed as unknown outcomes).
  */
 export const GATE_ANSWER_TIMEOUT_MS = 1_000;
-
-/**
- * Hands out send times, one per message, `intervalUs` apart, across every
- * worker process: the next free time lives in Redis and is read and moved
- * on by one script, timed by Redis's own clock. Returns the first of `count`
- * reserved times and Redis's clock when it ran (microseconds).
- */
-const RESERVE_SCRIPT = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local interval = tonumber(ARGV[1])
-local count = tonumber(ARGV[2])
-local first = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local after = first + interval * count
-redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 60000)
-return {first, now}
-`;
 
 /**
  * A send this much past its time gives the time up and takes a new one
@@ -82,8 +65,8 @@ export class SendGate {
   /** Sends that came too late for their time and took a new one. */
   lateSends = 0;
   /**
-   * This process's clock minus Redis's, in ms: the smallest "answer arrived
-   * minus Redis's time" seen. Reserved times are on Redis's clock; mapping
+   * This process's clock minus the pace store's, in ms: the smallest "answer
+   * arrived minus the store's time" seen. Reserved times are on the store's clock; mapping
    * them through this rather than through when each answer arrived keeps a
    * late answer (a busy event loop, a worker starting up) from moving a
    * job's times onto the next job's: measured 106 sends in one second at
@@ -92,7 +75,7 @@ export class SendGate {
   private offsetMs: number | undefined;
 
   constructor(
-    private readonly redis: RedisConnection,
+    private readonly pace: PaceStore,
     private readonly key: string,
     readonly intervalMs: number,
     private readonly log?: Logger,
@@ -101,7 +84,7 @@ export class SendGate {
   }
 
   /**
-   * Reserves `count` consecutive send times. If Redis does not answer in
+   * Reserves `count` consecutive send times. If the pace store does not answer in
    * time, the sends are spaced from now instead (the limiter already let
    * this job out; only the spacing across workers is lost meanwhile).
    */
@@ -128,11 +111,10 @@ export class SendGate {
     };
   }
 
-  /** The first reserved time on this process's clock, or undefined when Redis did not answer (then: from now). */
+  /** The first reserved time on this process's clock, or undefined when the pace store did not answer (then: from now). */
   private async reservedStart(count: number): Promise<number | undefined> {
     // A process's first answers are often slow ones (it is starting up):
-    // a few reads of the clock first, by the same script on the same Redis
-    // node (count 0 reserves nothing).
+    // a few reads of the store's clock first (count 0 reserves nothing).
     if (this.offsetMs === undefined) {
       for (let i = 0; i < 3; i += 1) if ((await this.runScript(0)) === undefined) return undefined;
     }
@@ -140,30 +122,29 @@ export class SendGate {
     return firstUs === undefined ? undefined : firstUs / 1000 + this.offsetMs!;
   }
 
-  /** Runs the reserve script; learns the clock offset from its answer; returns the first reserved time (µs, Redis's clock). */
+  /** Reserves `count` times; learns the clock offset from the answer; returns the first reserved time (µs, the store's clock). */
   private async runScript(count: number): Promise<number | undefined> {
     const asked = performance.now();
-    const answer = await this.answered(this.redis.eval(RESERVE_SCRIPT, 1, this.key, this.intervalUs, count) as Promise<[number, number]>);
+    const answer = await this.answered(this.pace.reserve(this.key, this.intervalUs, count));
     if (answer === undefined) return undefined;
-    const [firstUs, redisNowUs] = answer;
-    this.observe(asked, performance.now(), redisNowUs);
-    return firstUs;
+    this.observe(asked, performance.now(), answer.nowUs);
+    return answer.firstUs;
   }
 
   /**
-   * Redis read its clock (`redisNowUs`) between `asked` and `answered`, so
-   * the offset lies between `asked - redis` and `answered - redis`. The
+   * The store read its clock (`storeNowUs`) between `asked` and `answered`, so
+   * the offset lies between `asked - store` and `answered - store`. The
    * smallest upper bound seen is kept; one that the new lower bound
    * contradicts (a clock stepped) is replaced.
    */
-  private observe(asked: number, answered: number, redisNowUs: number): void {
-    const redisNowMs = redisNowUs / 1000;
-    const upper = answered - redisNowMs;
-    const lower = asked - redisNowMs;
+  private observe(asked: number, answered: number, storeNowUs: number): void {
+    const storeNowMs = storeNowUs / 1000;
+    const upper = answered - storeNowMs;
+    const lower = asked - storeNowMs;
     if (this.offsetMs === undefined || upper < this.offsetMs || lower > this.offsetMs) this.offsetMs = upper;
   }
 
-  /** The answer, or undefined (and a warning) when Redis fails or stays silent for GATE_ANSWER_TIMEOUT_MS. */
+  /** The answer, or undefined (and a warning) when the pace store fails or stays silent for GATE_ANSWER_TIMEOUT_MS. */
   private async answered<T>(request: Promise<T>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const answer = request.then(
@@ -185,7 +166,7 @@ export class SendGate {
   }
 }
 
-/** The Redis key of the account's send pace: inside the send queue's keys, so it shares their slot and goes when they are obliterated. */
+/** The key of the account's send pace: on Redis inside the send queue's keys, so it shares their slot and goes when they are obliterated. */
 export function sendGateKey(config: Pick<Config, 'QUEUE_PREFIX'>): string {
   return `${config.QUEUE_PREFIX}:${QUEUE_NAMES.send}:pace`;
 }
@@ -196,7 +177,7 @@ const gatesByApp = new WeakMap<App, SendGate>();
 export function sendGateFor(app: App): SendGate {
   let gate = gatesByApp.get(app);
   if (!gate) {
-    gate = new SendGate(app.redis, sendGateKey(app.config), sendIntervalMs(app.config), app.log);
+    gate = new SendGate(app.queueBackend.pace, sendGateKey(app.config), sendIntervalMs(app.config), app.log);
     gatesByApp.set(app, gate);
   }
   return gate;

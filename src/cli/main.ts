@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.js';
+import { QueueBackendError } from '../queue/backend.js';
 import { UsageError } from './command.js';
 import { commands } from './commands/index.js';
 
@@ -36,7 +37,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof UsageError) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof QueueBackendError) {
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 2;
       return;

@@ -1,5 +1,5 @@
-import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { RedisConnection } from './connection.js';
+import type { DefaultJobOptions, Queue } from 'bullmq';
+import type { QueueBackend } from './backend.js';
 import { ALL_QUEUES, type QueueName } from './names.js';
 
 /**
@@ -18,16 +18,13 @@ export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {
 export class Queues {
   private readonly queues = new Map<QueueName, Queue>();
 
-  constructor(
-    private readonly connection: RedisConnection,
-    readonly prefix: string,
-  ) {}
+  constructor(private readonly backend: QueueBackend) {}
 
   /** The Queue for `name`, created on first use. */
   get(name: QueueName): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      queue = this.backend.newQueue(name, DEFAULT_JOB_OPTIONS);
       this.queues.set(name, queue);
     }
     return queue;

@@ -17,7 +17,7 @@ export async function registerFixedSchedules(app: App, registry: readonly AnyJob
   return missing;
 }
 
-/** Whether every fixed schedule is still registered in Redis. */
+/** Whether every fixed schedule is still registered in the queue store. */
 async function fixedSchedulesPresent(app: App, registry: readonly AnyJob[]): Promise<boolean> {
   for (const definition of registry) {
     if (!definition.schedule?.(app.config)) continue;
@@ -26,9 +26,19 @@ async function fixedSchedulesPresent(app: App, registry: readonly AnyJob[]): Pro
   return true;
 }
 
+/** Whether the schedules are there; a queue store that lost its very tables (PostgreSQL) counts as having lost them. */
+async function schedulesReadable(app: App, registry: readonly AnyJob[]): Promise<boolean> {
+  try {
+    return await fixedSchedulesPresent(app, registry);
+  } catch (error) {
+    if (app.queueBackend.kind === 'postgres' && (await app.queueBackend.check(2_000)) !== 'ok') return false;
+    throw error;
+  }
+}
+
 /**
- * Schedules live in Redis, which may lose them (a flush, a failover to an
- * empty replica). Without this watch the nightly sweep and the scheduled
+ * Schedules live in the queue store, which may lose them (a Redis flush, a
+ * failover to an empty replica, a dropped or truncated queue schema). Without this watch the nightly sweep and the scheduled
  * reconcile would silently stop until the next worker restart — and reconcile
  * itself is one of the lost schedules. Every `intervalMs` it checks they are
  * there; when they are not, it registers them again and calls `onLost` (which
@@ -45,8 +55,9 @@ export function watchSchedules(
     if (busy) return;
     busy = true;
     (async () => {
-      if (await fixedSchedulesPresent(app, registry)) return;
-      app.log.warn('job schedules are missing from Redis (flushed or failed over?): registering them again and reconciling');
+      if (await schedulesReadable(app, registry)) return;
+      app.log.warn({ queues: app.queueBackend.location }, 'job schedules are missing from the queue store (flushed, failed over or dropped?): registering them again and reconciling');
+      await app.queueBackend.prepare({ again: true });
       await registerFixedSchedules(app, registry);
       await onLost();
     })()

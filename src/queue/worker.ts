@@ -1,10 +1,10 @@
-import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { App } from '../app.js';
 import { sendBatchSize, sendWindowMs } from '../campaigns/enqueue.js';
 import { SEND_SLOTS } from '../campaigns/send-slots.js';
 import type { Config } from '../config.js';
 import { jobLogger } from '../logger.js';
-import { createRedis, type RedisConnection } from './connection.js';
+import type { WorkerSettings } from './backend.js';
 import type { AnyJob } from './job.js';
 import { ALL_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
 import { registerFixedSchedules, watchSchedules } from './schedules.js';
@@ -53,7 +53,7 @@ export function sendJobConcurrency(config: Pick<Config, 'SES_MAX_SEND_RATE'>): n
 }
 
 /**
- * The send queue's limiter lives in Redis, so it caps the whole account's rate
+ * The send queue's limiter lives in the queue store (Redis or PostgreSQL), so it caps the whole account's rate
  * however many worker processes run. BullMQ's limiter lets `max` jobs out at
  * the start of each `duration` window; with one 1-second window, two bursts
  * fall inside one sliding second (measured: 99 sends in a second at 50/s),
@@ -75,33 +75,30 @@ export async function startWorkers(
     queues?: readonly QueueName[];
     concurrency?: Partial<Record<QueueName, number>>;
     limiter?: boolean;
-    /** Called when Redis is found to have lost the schedules (see watchSchedules). */
+    /** Called when the queue store is found to have lost the schedules (see watchSchedules). */
     onSchedulesLost?: () => Promise<unknown>;
     scheduleCheckMs?: number;
   } = {},
 ): Promise<RunningWorkers> {
   const byName = new Map(registry.map((definition) => [definition.name, definition]));
   const wanted = options.queues ?? ALL_QUEUES;
-  const connections: RedisConnection[] = [];
+  const releases: Array<() => Promise<void>> = [];
   const workers: Worker[] = [];
+  await app.queueBackend.prepare();
 
   // Off only where a benchmark measures the send path at full speed: then neither the limiter nor the send gate paces it.
   const rateLimited = options.limiter !== false;
   for (const queueName of wanted) {
     if (!registry.some((definition) => definition.queue === queueName)) continue;
-    const connection = createRedis(app.config.REDIS_URL, { name: `reverify-worker-${queueName}`, cluster: app.config.REDIS_CLUSTER });
-    connection.on('error', (error) => app.log.debug({ err: error, queue: queueName }, 'redis connection error'));
-    connections.push(connection);
-    const workerOptions: WorkerOptions = {
-      connection,
-      prefix: app.config.QUEUE_PREFIX,
+    const settings: WorkerSettings = {
       concurrency: options.concurrency?.[queueName] ?? (queueName === QUEUE_NAMES.send ? sendJobConcurrency(app.config) : CONCURRENCY[queueName]),
       // Jobs of a killed worker come back after 30 s, not never.
       stalledInterval: 30_000,
       maxStalledCount: 5,
     };
-    if (queueName === QUEUE_NAMES.send && rateLimited) workerOptions.limiter = sendLimiter(app.config);
-    const worker = new Worker(queueName, (job, token) => runJob(app, byName, job, token, rateLimited), workerOptions);
+    if (queueName === QUEUE_NAMES.send && rateLimited) settings.limiter = sendLimiter(app.config);
+    const { worker, release } = app.queueBackend.newWorker(queueName, (job, token) => runJob(app, byName, job, token, rateLimited), settings);
+    releases.push(release);
     worker.on('failed', (job, error) => {
       if (job) jobLogger(app.log, job).warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
     });
@@ -131,7 +128,7 @@ export async function startWorkers(
           app.log.warn({ timeoutMs }, 'active jobs did not finish in time; closing anyway (they return to the queue as stalled)');
         }
         await Promise.all(workers.map((worker) => worker.close(true)));
-        await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+        await Promise.all(releases.map((release) => release()));
       })();
       return closing;
     },

@@ -177,7 +177,7 @@ describe('send jobs paced by the send gate', () => {
         return ses.send(command);
       },
     };
-    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-wide`, 200);
+    const gate = new SendGate(app.queueBackend.pace, `${sendGateKey(app.config)}-wide`, 200);
     const outcomes = await deliverCampaignBatch(app, rows, { ses: watching, gate });
     expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent']);
     // When the first message left, some rows were not claimed yet; when the
@@ -196,7 +196,7 @@ describe('send jobs paced by the send gate, when SES throttles', () => {
     const ses = new FakeSes((_to, call) => (call === 2 ? new TooManyRequestsException(meta(429, 'Maximum sending rate exceeded.')) : undefined));
     const app = fastApp(ses, '40');
     const { campaignId, rows } = await queuedRows(app, 'batch-gate-429', 4);
-    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-throttle`, 200);
+    const gate = new SendGate(app.queueBackend.pace, `${sendGateKey(app.config)}-throttle`, 200);
 
     // One row is sent, the next is throttled; the rows due later are never
     // claimed. (Usually rows 1 and 2; on a busy machine a late send takes a
@@ -239,7 +239,7 @@ describe('send jobs paced by the send gate, when the database fails mid-job', ()
     const ses = new FakeSes();
     const app = fastApp(ses, '40');
     const { campaignId, rows } = await queuedRows(app, prefix, 4);
-    const gate = new SendGate(app.redis, `${sendGateKey(app.config)}-${prefix}`, 100);
+    const gate = new SendGate(app.queueBackend.pace, `${sendGateKey(app.config)}-${prefix}`, 100);
     return { ses, app, campaignId, rows, gate };
   }
 

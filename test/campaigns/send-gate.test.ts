@@ -1,13 +1,14 @@
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, SendGate, sendGateFor, sendGateKey, sendIntervalMs } from '../../src/campaigns/send-gate.js';
+import type { PaceStore } from '../../src/queue/backend.js';
 import { useTestEnv } from '../helpers/env.js';
 import { peakInWindow } from '../../bench/lib/sliding-window.js';
 
 /**
  * The send gate spaces SendEmail calls across every worker process: these
- * tests reserve send times from two apps (two Redis connections, as two
- * processes have) on the real Redis and look at when the sends may leave.
+ * tests reserve send times from two apps (two connections, as two processes
+ * have) on the real queue store (Redis, or PostgreSQL on the postgres
+ * project) and look at when the sends may leave.
  */
 const env = useTestEnv();
 
@@ -37,7 +38,7 @@ describe('send gate', () => {
       expect(times).toHaveLength(48);
       expect(peakInWindow(times)).toBeLessThanOrEqual(20);
       // The reserved times interleave the two processes' jobs, one interval
-      // apart. A job's times are anchored where Redis's answer arrives, so a
+      // apart. A job's times are anchored where the store's answer arrives, so a
       // late answer (both cores busy: 6 ms seen in a full test run) moves them
       // closer to the next job's; uncoordinated processes would collide.
       const interval = sendIntervalMs(first.config);
@@ -57,7 +58,7 @@ describe('send gate', () => {
     const first = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
     const second = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
     try {
-      await first.redis.del(sendGateKey(first.config));
+      await first.queueBackend.pace.forget(sendGateKey(first.config));
       const reservedAt = performance.now();
       const earlier = sendTimes(sendGateFor(first), 10);
       // Two connections do not keep each other's order: the second process asks a little later.
@@ -88,65 +89,68 @@ describe('send gate', () => {
       }
       await schedule.confirm(1);
       const sentAt = performance.now();
-      expect(gate.lateSends).toBe(1);
+      // Once; twice when the new time's answer itself came late (a loaded machine, a slow statement).
+      expect(gate.lateSends).toBeGreaterThanOrEqual(1);
+      expect(gate.lateSends).toBeLessThanOrEqual(2);
+      const traded = gate.lateSends;
       // Its new time comes after the third send's, one interval on.
       expect(sentAt).toBeGreaterThanOrEqual(schedule.at(2) + gate.intervalMs - 2);
       // Checked again where the request leaves (sendMessage's beforeWire):
       // measured against the time it holds now, so it is not late again.
       expect(schedule.at(1)).toBeGreaterThan(schedule.at(2));
       await schedule.confirm(1);
-      expect(gate.lateSends).toBe(1);
+      expect(gate.lateSends).toBe(traded);
     } finally {
       await app.close();
     }
   });
 
-  it('keeps a job whose answer came late on the times Redis gave it, not shifted onto the next job’s', async () => {
+  it('keeps a job whose answer came late on the times the store gave it, not shifted onto the next job’s', async () => {
     const app = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
-    const real = new Redis(app.config.REDIS_URL);
     try {
       // The answer to the first reservation of rows reaches the process 40 ms
-      // after Redis ran it (an event loop busy starting a worker).
+      // after the store ran it (an event loop busy starting a worker).
+      const real = app.queueBackend.pace;
       let delayNext = true;
-      const slowOnce = {
-        eval: async (...args: unknown[]) => {
-          const answer: unknown = await (real.eval as (...a: unknown[]) => Promise<unknown>)(...args);
-          if (Number(args[4]) > 0 && delayNext) {
+      const slowOnce: PaceStore = {
+        reserve: async (key, intervalUs, count) => {
+          const answer = await real.reserve(key, intervalUs, count);
+          if (count > 0 && delayNext) {
             delayNext = false;
             await new Promise((resolve) => setTimeout(resolve, 40));
           }
           return answer;
         },
-      } as unknown as Redis;
+        forget: (key) => real.forget(key),
+      };
       const gate = new SendGate(slowOnce, sendGateKey(app.config), sendIntervalMs(app.config));
       const late = await gate.reserve(3);
       const next = await gate.reserve(3);
-      // Reserved back to back in Redis: the late job's last time stays one interval before the next job's first.
+      // Reserved back to back in the store: the late job's last time stays one interval before the next job's first.
       expect(next.at(0) - late.at(2)).toBeGreaterThan(gate.intervalMs - 1);
       expect(next.at(0) - late.at(2)).toBeLessThan(gate.intervalMs + 5);
     } finally {
-      real.disconnect();
       await app.close();
     }
   });
 
-  it('paces a job from now, and says so, when Redis does not answer', async () => {
-    // A Redis that is not there: commands wait for a connection that never comes.
-    const absent = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 100 });
-    absent.on('error', () => undefined);
+  it('paces a job from now, and says so, when the queue store does not answer', async () => {
+    // A store that is not there: Redis commands wait for a connection that
+    // never comes (the gate stops waiting after GATE_ANSWER_TIMEOUT_MS); a
+    // PostgreSQL connection is refused at once.
+    const app = env.app({ overrides: { REDIS_URL: 'redis://127.0.0.1:1', QUEUE_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/absent' } });
     const warnings: string[] = [];
     const log = { warn: (_fields: unknown, message: string) => warnings.push(message) } as never;
-    const gate = new SendGate(absent, 'gate-test', 10, log);
+    const gate = new SendGate(app.queueBackend.pace, 'gate-test', 10, log);
     try {
       const started = performance.now();
       const times = await sendTimes(gate, 3);
       const answered = times[0]! - started;
-      expect(answered).toBeGreaterThanOrEqual(GATE_ANSWER_TIMEOUT_MS - 5);
       expect(answered).toBeLessThan(GATE_ANSWER_TIMEOUT_MS + 500);
       expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(2 * 10 - 2);
       expect(warnings).toEqual(['the send gate did not answer; pacing this job from now']);
     } finally {
-      absent.disconnect();
+      await app.close();
     }
   });
 });

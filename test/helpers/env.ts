@@ -15,6 +15,8 @@ export interface TestEnv {
   /** URL of this file's database. */
   readonly databaseUrl: string;
   readonly redisUrl: string;
+  /** The queue backend this file runs on: its vitest project's (QUEUE_BACKEND). */
+  readonly queueBackend: 'redis' | 'postgres';
   /** This file's queue prefix, e.g. {rv-test-ab12cd}. */
   readonly queuePrefix: string;
   /** A Kysely handle on this file's database, closed after the file. */
@@ -39,6 +41,7 @@ export function useTestEnv(): TestEnv {
   const database = `${template}_${suffix}`;
   const adminUrl = inject('adminDatabaseUrl');
   const redisUrl = inject('redisUrl');
+  const queueBackend = inject('queueBackend');
   const databaseUrl = withDatabase(adminUrl, database);
   const queuePrefix = `{rv-test-${suffix}}`;
   let db: Db | undefined;
@@ -57,12 +60,8 @@ export function useTestEnv(): TestEnv {
   afterAll(async () => {
     for (const app of apps) await app.close();
     if (db) await db.destroy();
-    const redis = new Redis(redisUrl);
-    try {
-      await deleteKeys(redis, `${queuePrefix}*`);
-    } finally {
-      redis.disconnect();
-    }
+    // On the PostgreSQL backend the queues live in this file's database, dropped below.
+    if (queueBackend === 'redis') await deleteQueueKeys(redisUrl, queuePrefix);
     if (process.env.KEEP_TEST_DATABASES === '1') return;
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
@@ -76,6 +75,7 @@ export function useTestEnv(): TestEnv {
   const env = (overrides: Record<string, string> = {}): Record<string, string> => ({
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
+    QUEUE_BACKEND: queueBackend,
     QUEUE_PREFIX: queuePrefix,
     MAIL_FROM: 'reverify tests <noreply@example.org>',
     PUBLIC_BASE_URL: 'https://example.org',
@@ -86,6 +86,7 @@ export function useTestEnv(): TestEnv {
   return {
     databaseUrl,
     redisUrl,
+    queueBackend,
     queuePrefix,
     get db() {
       if (!db) {
@@ -115,7 +116,7 @@ export function useTestEnv(): TestEnv {
           await close();
         },
       };
-      track('App (database pool and Redis connection)', () => !closed);
+      track('App (database pool and queue connections)', () => !closed);
       apps.push(tracked);
       return tracked;
     },
@@ -126,11 +127,17 @@ export function useTestEnv(): TestEnv {
   };
 }
 
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+/** Deletes every Redis key under `prefix`: what losing the queue looks like on Redis. */
+export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }

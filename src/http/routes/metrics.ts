@@ -1,17 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app.js';
 import { queueJobs, registry } from '../../metrics.js';
-import { withTimeout } from './health.js';
+import { withTimeout } from '../../queue/timeout.js';
 
 /** The queue states exported as `reverify_queue_jobs{queue,state}`. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
 
 /**
  * Reads every queue's job counts into the gauge. Skipped (and the old values
- * dropped) when Redis does not answer, so a scrape never hangs on it.
+ * dropped) when the queue store does not answer, so a scrape never hangs on it.
  */
 async function refreshQueueDepths(app: App): Promise<void> {
-  if (app.redis.status !== 'ready') {
+  if (!app.queueBackend.isConnected()) {
     queueJobs.reset();
     return;
   }
@@ -19,7 +19,7 @@ async function refreshQueueDepths(app: App): Promise<void> {
     const perQueue = await withTimeout(
       Promise.all(app.queues.all().map(async (queue) => ({ name: queue.name, counts: await queue.getJobCounts(...QUEUE_STATES) }))),
       2_000,
-      'redis',
+      'queue store',
     );
     for (const { name, counts } of perQueue) {
       for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[state] ?? 0);
