@@ -85,6 +85,23 @@ export async function enqueueSends(app: App, recipientIds: readonly string[]): P
   return jobs.map((job) => job.opts.jobId);
 }
 
+/**
+ * Enqueues send jobs for rows that may have had one before (a resume, a
+ * reconcile). A finished job keeps its id for a while (the dashboard's
+ * history, DEFAULT_JOB_OPTIONS), and BullMQ ignores an add whose id exists:
+ * a finished or failed job with the same id is removed first. Live jobs are
+ * left alone.
+ */
+export async function enqueueSendsAgain(app: App, recipientIds: readonly string[]): Promise<string[]> {
+  const queue = app.queues.get(QUEUE_NAMES.send);
+  for (const batch of sendBatches(app.config, recipientIds)) {
+    const id = sendJobId(batch);
+    const state = await queue.getJobState(id);
+    if (state === 'completed' || state === 'failed') await queue.remove(id).catch(() => 0);
+  }
+  return enqueueSends(app, recipientIds);
+}
+
 /** The ledger row ids a send job carries: `{recipientIds}`, or `{recipientId}` from jobs enqueued before batches. */
 export function recipientIdsOf(data: unknown): string[] {
   if (typeof data !== 'object' || data === null) return [];
