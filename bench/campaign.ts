@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { sql } from 'kysely';
 import { jobs } from '../jobs/registry.js';
-import { createApp, type App } from '../src/app.js';
+import { createApp, type App } from '../src/app/app.js';
 import { insertCampaign } from '../src/campaigns/campaigns.js';
 import { enqueueSends, sendBatchSize } from '../src/campaigns/enqueue.js';
 import { LATE_SEND_MS, sendGateFor, sendIntervalMs } from '../src/campaigns/send-gate.js';

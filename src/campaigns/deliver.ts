@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { recordAudit } from '../audit/audit.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { RenderedMessage } from '../mail/render.js';

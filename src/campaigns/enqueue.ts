@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { Config } from '../config.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import { sendIntervalMs } from './send-gate.js';

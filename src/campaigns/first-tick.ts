@@ -1,4 +1,4 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import { withTimeout } from '../queue/timeout.js';
 

@@ -1,4 +1,4 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { recordAudit } from '../audit/audit.js';
 import type { Campaign } from '../db/database.js';
 import type { RenderedMessage } from '../mail/render.js';

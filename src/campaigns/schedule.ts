@@ -1,4 +1,4 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { Campaign } from '../db/database.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 

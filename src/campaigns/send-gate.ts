@@ -1,4 +1,4 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { QUEUE_NAMES } from '../queue/names.js';

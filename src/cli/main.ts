@@ -1,6 +1,6 @@
 import { ConfigError } from '../config.js';
 import { QueueBackendError } from '../queue/backend.js';
-import { UsageError } from './command.js';
+import { UsageError } from './commands/command.js';
 import { commands } from './commands/index.js';
 
 /** Entry point of the `reverify` binary: picks the command and maps errors to exit codes. */

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { sendBatchSize, sendWindowMs } from '../campaigns/enqueue.js';
 import { SEND_SLOTS } from '../campaigns/send-slots.js';
 import type { Config } from '../config.js';

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
 import { sendEmailJob } from '../../jobs/send-email.js';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { deliverCampaignBatch } from '../../src/campaigns/deliver.js';
 import { sendJobId } from '../../src/campaigns/enqueue.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignCommand } from '../../src/cli/commands/campaign.js';
-import { startProcessing } from '../../src/processing.js';
+import { startProcessing } from '../../src/app/processing.js';
 import { useTestEnv } from '../helpers/env.js';
 import { eligiblePeople, insertPeople, waitFor } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { MessageRejected, SendingPausedException, TooManyRequestsException } from '@aws-sdk/client-sesv2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { pauseCampaign, resumeCampaign, cancelCampaign } from '../../src/campaigns/operations.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
 import { findExternalLinks } from '../../src/mail/link-lint.js';

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { createCampaign } from '../../src/campaigns/operations.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { buildServer } from '../../src/http/server.js';

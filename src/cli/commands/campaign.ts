@@ -1,4 +1,4 @@
-import { createApp, type App } from '../../app.js';
+import { createApp, type App } from '../../app/app.js';
 import { isValidCron } from '../../campaigns/budget.js';
 import { CampaignNotFoundError, CampaignStateError, getCampaign } from '../../campaigns/campaigns.js';
 import { describeList, describePreview, describeSummary } from '../../campaigns/describe.js';
@@ -9,7 +9,7 @@ import { isSegmentName, SEGMENTS } from '../../campaigns/segment.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
 import { listTemplates } from '../../mail/render.js';
-import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
+import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 
 const ACTIONS = ['create', 'preview', 'show', 'list', 'pause', 'resume', 'cancel'] as const;
 type Action = (typeof ACTIONS)[number];

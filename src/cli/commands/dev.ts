@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startDevStack, type DevInfo } from '../../dev/stack.js';
-import { intFlag, parseFlags, printResult, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { intFlag, parseFlags, printResult, type Command } from './command.js';
+import { untilShutdownSignal } from './lifecycle.js';
 
 export const devCommand: Command = {
   name: 'dev',

@@ -1,9 +1,9 @@
-import { createApp } from '../../app.js';
+import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
 import { AdminPasswordMissingError } from '../../http/routes/admin.js';
 import { startServer } from '../../http/start-server.js';
-import { parseFlags, printResult, UsageError, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { parseFlags, printResult, UsageError, type Command } from './command.js';
+import { untilShutdownSignal } from './lifecycle.js';
 
 export const serverCommand: Command = {
   name: 'server',

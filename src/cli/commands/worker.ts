@@ -1,8 +1,8 @@
-import { createApp } from '../../app.js';
+import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
-import { startProcessing } from '../../processing.js';
-import { parseFlags, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { startProcessing } from '../../app/processing.js';
+import { parseFlags, type Command } from './command.js';
+import { untilShutdownSignal } from './lifecycle.js';
 
 export const workerCommand: Command = {
   name: 'worker',

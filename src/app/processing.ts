@@ -1,9 +1,9 @@
-import { jobs } from '../jobs/registry.js';
+import { jobs } from '../../jobs/registry.js';
 import type { App } from './app.js';
-import { reconcile, type ReconcileResult } from './campaigns/reconcile.js';
-import { restoreCampaignSchedules } from './campaigns/schedule.js';
-import { registerFixedSchedules } from './queue/schedules.js';
-import { startWorkers, type RunningWorkers } from './queue/worker.js';
+import { reconcile, type ReconcileResult } from '../campaigns/reconcile.js';
+import { restoreCampaignSchedules } from '../campaigns/schedule.js';
+import { registerFixedSchedules } from '../queue/schedules.js';
+import { startWorkers, type RunningWorkers } from '../queue/worker.js';
 
 /**
  * Starts every job processor the way `worker`, `start` and `dev` all need it:

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 /**
  * Runs `shutdown` once on SIGTERM or SIGINT and resolves when it is done. A
