@@ -14,11 +14,22 @@ const env = useTestEnv();
 
 const reserved: number[] = [];
 
-/** Reserves `count` send times and resolves with the moment (ms, performance clock) each came; the reserved times go to `reserved`. */
+/**
+ * Reserves `count` send times and resolves with the moment (ms, performance
+ * clock) each send would leave: as the send path does, each waits for its
+ * time and then confirms it (a send woken too late by a busy machine trades
+ * its time for a new one). The first reserved times go to `reserved`.
+ */
 async function sendTimes(gate: SendGate, count: number): Promise<number[]> {
   const schedule = await gate.reserve(count);
   for (let k = 0; k < count; k += 1) reserved.push(schedule.at(k));
-  return Promise.all(Array.from({ length: count }, (_, k) => schedule.waitFor(k).then(() => performance.now())));
+  return Promise.all(
+    Array.from({ length: count }, async (_, k) => {
+      await schedule.waitFor(k);
+      await schedule.confirm(k);
+      return performance.now();
+    }),
+  );
 }
 
 describe('send gate', () => {
@@ -77,10 +88,11 @@ describe('send gate', () => {
     try {
       const gate = sendGateFor(app);
       const schedule = await gate.reserve(3);
-      // The first send is on time: nothing changes.
+      // The first send leaves at its time (on a loaded machine its timer may
+      // wake late and trade too: counted from here on).
       await schedule.waitFor(0);
       await schedule.confirm(0);
-      expect(gate.lateSends).toBe(0);
+      const before = gate.lateSends;
       // The second is held up (a stalled event loop) well past its time.
       await schedule.waitFor(1);
       const stalled = performance.now();
@@ -90,8 +102,8 @@ describe('send gate', () => {
       await schedule.confirm(1);
       const sentAt = performance.now();
       // Once; twice when the new time's answer itself came late (a loaded machine, a slow statement).
-      expect(gate.lateSends).toBeGreaterThanOrEqual(1);
-      expect(gate.lateSends).toBeLessThanOrEqual(2);
+      expect(gate.lateSends - before).toBeGreaterThanOrEqual(1);
+      expect(gate.lateSends - before).toBeLessThanOrEqual(2);
       const traded = gate.lateSends;
       // Its new time comes after the third send's, one interval on.
       expect(sentAt).toBeGreaterThanOrEqual(schedule.at(2) + gate.intervalMs - 2);
@@ -124,11 +136,12 @@ describe('send gate', () => {
         forget: (key) => real.forget(key),
       };
       const gate = new SendGate(slowOnce, sendGateKey(app.config), sendIntervalMs(app.config));
-      const late = await gate.reserve(3);
+      // Ten rows (206 ms of sends): the next job reserves while they are still ahead, even on a loaded machine.
+      const late = await gate.reserve(10);
       const next = await gate.reserve(3);
       // Reserved back to back in the store: the late job's last time stays one interval before the next job's first.
-      expect(next.at(0) - late.at(2)).toBeGreaterThan(gate.intervalMs - 1);
-      expect(next.at(0) - late.at(2)).toBeLessThan(gate.intervalMs + 5);
+      expect(next.at(0) - late.at(9)).toBeGreaterThan(gate.intervalMs - 1);
+      expect(next.at(0) - late.at(9)).toBeLessThan(gate.intervalMs + 5);
     } finally {
       await app.close();
     }
