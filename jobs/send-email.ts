@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { deliverCampaignBatch } from '../src/campaigns/deliver.js';
-import { enqueueSends, MAX_SEND_BATCH, SEND_JOB, sendBatchSize } from '../src/campaigns/enqueue.js';
-import { sendGateFor } from '../src/campaigns/send-gate.js';
+import { enqueueSends, SEND_JOB } from '../src/campaigns/enqueue.js';
+import { MAX_SEND_BATCH, sendBatchSize } from '../src/pace/pace.js';
+import { sendGateFor } from '../src/pace/send-gate.js';
 import { sesClientFor } from '../src/mail/ses-client.js';
 import { defineJob } from '../src/queue/job.js';
 import { QUEUE_NAMES } from '../src/queue/names.js';

@@ -14,8 +14,9 @@ import { pauseAllCampaigns } from './campaigns.js';
 import { claimAll, ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility.js';
 import { finishRow, recordAllSent, releaseToPending, returnToQueue, type SentRecord } from './ledger.js';
 import { renderCampaignMessage } from './message.js';
-import type { SendGate } from './send-gate.js';
-import { sendSlotsFor } from './send-slots.js';
+import type { SendGate } from '../pace/send-gate.js';
+import { CLAIM_LEAD_MS, THROTTLE_BACKOFF_MS } from '../pace/pace.js';
+import { sendSlotsFor } from '../pace/send-slots.js';
 
 /**
  * Sends the messages of a send job's ledger rows (one, or a few at high
@@ -52,14 +53,6 @@ export type DeliveryOutcome =
   | 'failed'
   | 'unknown_outcome';
 
-/**
- * How long before its send time a row is claimed (with the send gate): more
- * than a claim statement takes, so the send is not late for its time.
- */
-export const CLAIM_LEAD_MS = 25;
-
-/** How long the whole send queue waits after SES says 429. */
-export const THROTTLE_BACKOFF_MS = 1_000;
 
 export interface DeliveryContext {
   ses: SesSender;

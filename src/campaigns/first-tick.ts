@@ -6,7 +6,7 @@ import { withTimeout } from '../queue/timeout.js';
 export const FIRST_TICK_GRACE_MS = 60_000;
 
 /** How long the CLI waits for the queue store to say who reads it. */
-const ASK_TIMEOUT_MS = 3_000;
+const ASK_TIMEOUT_MS = 5_000;
 
 /**
  * Why a campaign that should tick may not, or undefined: a scheduled

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, SendGate, sendGateFor, sendGateKey, sendIntervalMs } from '../../src/campaigns/send-gate.js';
+import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, sendIntervalMs } from '../../src/pace/pace.js';
+import { SendGate, sendGateFor, sendGateKey } from '../../src/pace/send-gate.js';
 import type { PaceStore } from '../../src/queue/backend.js';
 import { useTestEnv } from '../helpers/env.js';
 import { peakInWindow } from '../../bench/lib/sliding-window.js';
