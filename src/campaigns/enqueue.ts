@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { App } from '../app/app.js';
 import type { Config } from '../config.js';
-import { QUEUE_NAMES } from '../queue/names.js';
+import { enqueueJobs } from '../../jobs/contract/client.js';
+import { sendEmail } from '../../jobs/contract/definitions.js';
 import { sendBatchSize } from '../pace/pace.js';
-
-/** The send job's name. A send job carries one or a few ledger row ids. */
-export const SEND_JOB = 'send-email';
+import { QUEUE_NAMES } from '../queue/names.js';
 
 /**
  * The deterministic job id of a send job (BullMQ ignores an add whose id
@@ -27,20 +26,15 @@ export function sendBatches(config: Pick<Config, 'SES_MAX_SEND_RATE'>, recipient
   return batches;
 }
 
-const ENQUEUE_CHUNK = 1_000;
-
 /**
- * Adds send jobs for the ledger row ids, `sendBatchSize` rows a job, in
- * chunks; jobs already in the queue are left as they are. Returns the ids of
- * the jobs it asked for.
+ * Adds send jobs for the ledger row ids, `sendBatchSize` rows a job; jobs
+ * already in the queue are left as they are. Returns the ids of the jobs it
+ * asked for.
  */
 export async function enqueueSends(app: App, recipientIds: readonly string[]): Promise<string[]> {
-  const queue = app.queues.get(QUEUE_NAMES.send);
-  const jobs = sendBatches(app.config, recipientIds).map((ids) => ({ name: SEND_JOB, data: { recipientIds: ids }, opts: { jobId: sendJobId(ids) } }));
-  for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-    await queue.addBulk(jobs.slice(start, start + ENQUEUE_CHUNK));
-  }
-  return jobs.map((job) => job.opts.jobId);
+  const entries = sendBatches(app.config, recipientIds).map((ids) => ({ payload: { recipientIds: ids }, options: { jobId: sendJobId(ids) } }));
+  await enqueueJobs(app, sendEmail.name, entries);
+  return entries.map((entry) => entry.options.jobId);
 }
 
 /**
@@ -60,10 +54,8 @@ export async function enqueueSendsAgain(app: App, recipientIds: readonly string[
   return enqueueSends(app, recipientIds);
 }
 
-/** The ledger row ids a send job carries: `{recipientIds}`, or `{recipientId}` from jobs enqueued before batches. */
+/** The ledger row ids a send job carries, read by the send job's own schema (none when it does not match). */
 export function recipientIdsOf(data: unknown): string[] {
-  if (typeof data !== 'object' || data === null) return [];
-  const record = data as { recipientIds?: unknown; recipientId?: unknown };
-  if (Array.isArray(record.recipientIds)) return record.recipientIds.filter((id): id is string => typeof id === 'string');
-  return typeof record.recipientId === 'string' ? [record.recipientId] : [];
+  const parsed = sendEmail.payload.safeParse(data);
+  return parsed.success ? parsed.data.recipientIds : [];
 }
