@@ -14,7 +14,7 @@ Usage: reverify server [--no-dashboard] [--json]
 Serves on PORT (default 3000):
   POST /webhooks/ses           SNS notifications from SES
   GET, POST /verify/:token     verification links
-  GET /healthz, GET /readyz    alive; PostgreSQL and Redis reachable (503 names which is not)
+  GET /healthz, GET /readyz    alive; PostgreSQL and the queue store reachable (503 names which is not)
   GET /metrics                 Prometheus text
   /admin/queues                Bull Board (HTTP basic auth: ADMIN_USER, ADMIN_PASSWORD)
   /admin/campaigns             campaigns page; /admin/api/campaigns[/:id] as JSON

@@ -12,7 +12,8 @@ Usage: reverify worker [--shutdown-timeout SECONDS]
 
 Runs every queue's processor (campaign ticks, sends, sweeps, reconcile) and
 registers their schedules. Add processes to scale out: the send rate limit is
-shared through Redis. On SIGTERM or SIGINT it stops taking jobs and lets
+shared through the queue store (Redis, or PostgreSQL with QUEUE_BACKEND=postgres).
+On SIGTERM or SIGINT it stops taking jobs and lets
 active ones finish for up to --shutdown-timeout seconds (default 30).`,
   async run(argv) {
     const { values } = parseFlags('worker', argv, { 'shutdown-timeout': { type: 'string' } });
