@@ -26,7 +26,7 @@ import { seedDatabase } from '../src/seed/seed.js';
 import { createScratchDatabase } from './lib/scratch.js';
 import { describeShares, watchMainThread, type MainThreadShare } from './lib/main-thread.js';
 import { benchParts, describeCpuPerMessage, watchProcessCpu, type CpuByPart, type PartOf } from './lib/process-cpu.js';
-import { peakInWindow } from './lib/sliding-window.js';
+import { peakInWindow } from '../src/pace/sliding-window.js';
 import type { BenchResult } from './types.js';
 
 /**

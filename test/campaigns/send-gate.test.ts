@@ -3,7 +3,7 @@ import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, sendIntervalMs } from '../../src/
 import { SendGate, sendGateFor, sendGateKey } from '../../src/pace/send-gate.js';
 import type { PaceStore } from '../../src/queue/backend.js';
 import { useTestEnv } from '../helpers/env.js';
-import { peakInWindow } from '../../bench/lib/sliding-window.js';
+import { peakInWindow } from '../../src/pace/sliding-window.js';
 
 /**
  * The send gate spaces SendEmail calls across every worker process: these
