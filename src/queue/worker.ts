@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { App } from '../app/app.js';
 import { jobLogger } from '../logger.js';
-import type { WorkerSettings } from './backend.js';
+import type { Processor, WorkerSettings } from './backend.js';
 import type { AnyJob } from './job.js';
 import { ALL_QUEUES, QUEUE_NAMES, type QueueName } from './names.js';
 import { registerFixedSchedules, watchSchedules } from './schedules.js';
@@ -36,33 +36,16 @@ export interface WorkerOptions {
 /** Starts one BullMQ worker per queue that has jobs in `registry`, and registers fixed schedules. */
 export async function startWorkers(app: App, registry: readonly AnyJob[], options: WorkerOptions = {}): Promise<RunningWorkers> {
   const byName = new Map(registry.map((definition) => [definition.name, definition]));
-  const wanted = options.queues ?? ALL_QUEUES;
-  const releases: Array<() => Promise<void>> = [];
-  const workers: Worker[] = [];
   await app.queueBackend.prepare();
-
   // Unlimited only where a benchmark measures the send path at full speed: then the send gate does not pace it either.
   const rateLimited = options.limiters?.[QUEUE_NAMES.send] !== undefined;
-  for (const queueName of wanted) {
-    if (!registry.some((definition) => definition.queue === queueName)) continue;
-    const settings: WorkerSettings = {
-      concurrency: options.concurrency?.[queueName] ?? 1,
-      // Jobs of a killed worker come back after 30 s, not never.
-      stalledInterval: 30_000,
-      maxStalledCount: 5,
-      limiter: options.limiters?.[queueName],
-    };
-    const { worker, release } = app.queueBackend.newWorker(queueName, (job, token) => runJob(app, byName, job, token, rateLimited), settings);
-    releases.push(release);
-    worker.on('failed', (job, error) => {
-      if (job) jobLogger(app.log, job).warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
-    });
-    worker.on('error', (error) => app.log.error({ err: error, queue: queueName }, 'worker error'));
-    workers.push(worker);
-  }
+  const started = (options.queues ?? ALL_QUEUES)
+    .filter((queueName) => registry.some((definition) => definition.queue === queueName))
+    .map((queueName) => startQueueWorker(app, queueName, options, (job, token) => runJob(app, byName, job, token, rateLimited)));
 
   await registerFixedSchedules(app, registry);
   const watch = options.onSchedulesLost ? watchSchedules(app, registry, options.onSchedulesLost, options.scheduleCheckMs) : undefined;
+  const workers = started.map(({ worker }) => worker);
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
   let closing: Promise<void> | undefined;
@@ -71,23 +54,45 @@ export async function startWorkers(app: App, registry: readonly AnyJob[], option
     close(timeoutMs = 30_000) {
       closing ??= (async () => {
         watch?.stop();
-        // pause() stops taking jobs and resolves once the active ones are done;
-        // close(true) then does not wait again. A close() cannot be upgraded to
-        // a forced one later, hence this order.
-        const drained = Promise.all(workers.map((worker) => worker.pause()));
-        const timedOut = await Promise.race([
-          drained.then(() => false),
-          new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, true).unref()),
-        ]);
-        if (timedOut) {
-          app.log.warn({ timeoutMs }, 'active jobs did not finish in time; closing anyway (they return to the queue as stalled)');
-        }
-        await Promise.all(workers.map((worker) => worker.close(true)));
-        await Promise.all(releases.map((release) => release()));
+        await closeWorkers(app, workers, timeoutMs);
+        await Promise.all(started.map(({ release }) => release()));
       })();
       return closing;
     },
   };
+}
+
+/** One queue's worker, logging its failed jobs and errors. */
+function startQueueWorker(app: App, queueName: QueueName, options: WorkerOptions, processor: Processor) {
+  const settings: WorkerSettings = {
+    concurrency: options.concurrency?.[queueName] ?? 1,
+    // Jobs of a killed worker come back after 30 s, not never.
+    stalledInterval: 30_000,
+    maxStalledCount: 5,
+    limiter: options.limiters?.[queueName],
+  };
+  const started = app.queueBackend.newWorker(queueName, processor, settings);
+  started.worker.on('failed', (job, error) => {
+    if (job) jobLogger(app.log, job).warn({ err: error, attemptsMade: job.attemptsMade }, 'job failed');
+  });
+  started.worker.on('error', (error) => app.log.error({ err: error, queue: queueName }, 'worker error'));
+  return started;
+}
+
+/**
+ * Stops taking jobs and lets active ones finish for up to `timeoutMs`, then
+ * closes the workers anyway. pause() resolves once the active jobs are done
+ * and close(true) then does not wait again; a close() cannot be upgraded to
+ * a forced one later, hence this order.
+ */
+async function closeWorkers(app: App, workers: readonly Worker[], timeoutMs: number): Promise<void> {
+  const drained = Promise.all(workers.map((worker) => worker.pause()));
+  const timedOut = await Promise.race([
+    drained.then(() => false),
+    new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, true).unref()),
+  ]);
+  if (timedOut) app.log.warn({ timeoutMs }, 'active jobs did not finish in time; closing anyway (they return to the queue as stalled)');
+  await Promise.all(workers.map((worker) => worker.close(true)));
 }
 
 async function runJob(app: App, byName: Map<string, AnyJob>, job: Job, token: string | undefined, rateLimited: boolean) {
