@@ -107,7 +107,7 @@ async function planningBench(app: App): Promise<BenchResult> {
   const rssMb = peakRss / 2 ** 20;
   console.error(`[bench] campaign: ${number.format(rows)} rows; raw INSERT … SELECT ${ms(bestRaw)}, planning tick ${ms(bestPlan)}, peak RSS ${rssMb.toFixed(0)} MB`);
   return {
-    name: `planning the whole campaign (${number.format(rows)} ledger rows + first day's jobs), 1M users`,
+    name: `planning the whole campaign (${number.format(rows)} ledger rows + first day's jobs), ${number.format(USERS)} users`,
     figure: `${ms(bestPlan)}, peak RSS ${rssMb.toFixed(0)} MB`,
     limit: `1.5 × raw INSERT … SELECT (${ms(bestRaw)}); RSS < 256 MB`,
     ratio,
