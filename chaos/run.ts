@@ -1,16 +1,21 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { QueueBackendKind } from '../src/queue/backend.js';
+import { chaosQueueBackend } from './lib/backend.js';
 import { formatLine, writeReliabilityReport } from './lib/report.js';
 import { MissingPieceError, type Scenario, type ScenarioRow } from './lib/types.js';
 import { scenarios } from './scenarios/index.js';
 
 /**
- * `npm run chaos [-- --short] [scenario …]`: runs the reliability scenarios one
+ * `npm run chaos [-- --short] [--backend redis|postgres] [scenario …]`: runs the reliability scenarios one
  * after another (they start real processes, so never in parallel on two
  * cores), prints a line of figures per scenario and writes
  * bench/RELIABILITY.md. Scenarios named on the command line run alone; the
  * other rows of the table are kept from the last run, marked with its date.
- * Exit 0 only when every scenario that ran passed.
+ * Exit 0 only when every scenario that ran passed. `--backend postgres` (or
+ * CHAOS_QUEUE_BACKEND=postgres) puts the queues on BullMQ's PostgreSQL
+ * backend and runs the scenarios that support it; their rows are named
+ * "<scenario> (postgres)" and kept beside the Redis rows.
  */
 
 const REPORT = fileURLToPath(new URL('../bench/RELIABILITY.md', import.meta.url));
@@ -23,19 +28,27 @@ interface SavedRow extends ScenarioRow {
 
 async function main(argv: string[]): Promise<number> {
   const short = argv.includes('--short');
-  const names = argv.filter((arg) => !arg.startsWith('--'));
+  const backendAt = argv.findIndex((arg) => arg === '--backend' || arg.startsWith('--backend='));
+  if (backendAt >= 0) process.env.CHAOS_QUEUE_BACKEND = argv[backendAt]!.includes('=') ? argv[backendAt]!.split('=')[1] : argv[backendAt + 1];
+  const backend = chaosQueueBackend();
+  const names = argv.filter((arg, at) => !arg.startsWith('--') && !(backendAt >= 0 && at === backendAt + 1 && argv[backendAt] === '--backend'));
   const unknown = names.filter((name) => !scenarios.some((scenario) => scenario.name === name));
   if (unknown.length > 0) {
     console.error(`unknown scenario ${unknown.join(', ')}; available: ${scenarios.map((s) => s.name).join(', ')}`);
     return 2;
   }
+  const unsupported = names.filter((name) => !runsOn(scenarios.find((scenario) => scenario.name === name)!, backend));
+  if (unsupported.length > 0) {
+    console.error(`${unsupported.join(', ')} do(es) not run on the ${backend} queue backend; on it: ${scenarios.filter((s) => runsOn(s, backend)).map((s) => s.name).join(', ')}`);
+    return 2;
+  }
   // --report-only rewrites bench/RELIABILITY.md from the saved figures without running anything.
   const reportOnly = argv.includes('--report-only');
-  const selected = reportOnly ? [] : names.length > 0 ? scenarios.filter((scenario) => names.includes(scenario.name)) : scenarios;
+  const selected = reportOnly ? [] : (names.length > 0 ? scenarios.filter((scenario) => names.includes(scenario.name)) : scenarios).filter((scenario) => runsOn(scenario, backend));
   const started = Date.now();
   const ran: SavedRow[] = [];
   for (const scenario of selected) {
-    const row = await runScenario(scenario, short);
+    const row = { ...(await runScenario(scenario, short)), scenario: rowName(scenario.name, backend) };
     console.log(formatLine(row));
     for (const note of row.notes) console.log(`         ${note}`);
     ran.push({ ...row, at: new Date().toISOString(), short });
@@ -45,14 +58,17 @@ async function main(argv: string[]): Promise<number> {
   const rows: ScenarioRow[] = [];
   const notRun: string[] = [];
   for (const scenario of scenarios) {
-    const fresh = ran.find((row) => row.scenario === scenario.name);
-    if (fresh) {
-      rows.push(fresh);
-      continue;
+    for (const kind of BACKENDS.filter((each) => runsOn(scenario, each))) {
+      const name = rowName(scenario.name, kind);
+      const fresh = ran.find((row) => row.scenario === name);
+      if (fresh) {
+        rows.push(fresh);
+        continue;
+      }
+      const old = previous.find((row) => row.scenario === name);
+      if (old) rows.push({ ...old, notes: [`(figures from an earlier run, ${old.at.slice(0, 16)} UTC${old.short ? ', --short' : ''})`, ...old.notes] });
+      else notRun.push(`${name}: ${scenario.title}`);
     }
-    const old = previous.find((row) => row.scenario === scenario.name);
-    if (old) rows.push({ ...old, notes: [`(figures from an earlier run, ${old.at.slice(0, 16)} UTC${old.short ? ', --short' : ''})`, ...old.notes] });
-    else notRun.push(`${scenario.name}: ${scenario.title}`);
   }
   const saved = [...ran, ...previous.filter((row) => !ran.some((fresh) => fresh.scenario === row.scenario))];
   await writeFile(STATE, `${JSON.stringify(saved, null, 2)}\n`, 'utf8');
@@ -61,10 +77,21 @@ async function main(argv: string[]): Promise<number> {
   return rows.every((row) => row.ran && row.pass) ? 0 : 1;
 }
 
+const BACKENDS: readonly QueueBackendKind[] = ['redis', 'postgres'];
+
+function runsOn(scenario: Scenario, backend: QueueBackendKind): boolean {
+  return (scenario.backends ?? ['redis']).includes(backend);
+}
+
+/** The table row of a scenario: its name on Redis, "<name> (postgres)" on PostgreSQL. */
+function rowName(name: string, backend: QueueBackendKind): string {
+  return backend === 'redis' ? name : `${name} (postgres)`;
+}
+
 async function runScenario(scenario: Scenario, short: boolean): Promise<ScenarioRow> {
   const started = Date.now();
   const log = (message: string) => console.error(`[chaos:${scenario.name}] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${message}`);
-  log(`${scenario.title}${short ? ' (--short)' : ''}`);
+  log(`${scenario.title}${short ? ' (--short)' : ''}; queues on ${chaosQueueBackend()}`);
   try {
     const row = await scenario.run({ short, log });
     return { scenario: scenario.name, seconds: (Date.now() - started) / 1000, ...row };

@@ -21,7 +21,9 @@ export async function writeReliabilityReport(path: string, rows: readonly Scenar
     '',
     'Written by `npm run chaos` (chaos/run.ts): each scenario starts real `reverify` processes on a scratch database',
     '(`rv_chaos_<scenario>`) and its own queue prefix (`{rv-chaos-<scenario>}`), injures them, then checks the database',
-    'and the local SES store (aws-ses-v2-local, behind a fault-injecting proxy) against what must hold.',
+    'and the local SES store (aws-ses-v2-local, behind a fault-injecting proxy) against what must hold. Rows named',
+    '"<scenario> (postgres)" ran with the queues on BullMQ\'s PostgreSQL backend (`npm run chaos -- --backend postgres …`,',
+    'QUEUE_BACKEND=postgres: schema `bullmq_rv_chaos_<scenario>` in the scratch database); the others on Redis.',
     '',
     `Machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}. ` +
       `Last invocation${options.totalSeconds < 1 ? ' (report rewritten, nothing run)' : ''}: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${options.short ? '`--short` (reduced sizes, for CI)' : 'full size'}, ${Math.round(options.totalSeconds)} s. ` +

@@ -2,6 +2,8 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createDb, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { chaosQueueBackend, listPostgresSchedulers, losePostgresQueueStore, type PostgresLoss } from './backend.js';
+import { listSchedulers } from './schedulers.js';
 
 /** The server the suite creates its scratch databases on. */
 export const ADMIN_URL = process.env.CHAOS_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -35,6 +37,14 @@ export interface Scratch {
   terminateBackends(): Promise<number>;
   /** Deletes every Redis key under the queue prefix (a FLUSHALL limited to this suite). */
   flushQueueKeys(redisUrl?: string): Promise<number>;
+  /**
+   * Loses the scenario's whole queue store on the backend the run uses
+   * (chaosQueueBackend): every Redis key under the prefix, or the PostgreSQL
+   * queue schema dropped (`how`, or its tables truncated). Says what was lost.
+   */
+  loseQueueStore(how?: PostgresLoss): Promise<string>;
+  /** The job schedulers in the scenario's queue store, as "queue/id". */
+  listSchedulers(): Promise<string[]>;
   drop(): Promise<void>;
 }
 
@@ -62,6 +72,11 @@ export async function createScratch(scenario: string): Promise<Scratch> {
       return result.rowCount ?? 0;
     },
     flushQueueKeys: (redisUrl = REDIS_URL) => deleteKeys(redisUrl, `${queuePrefix}*`),
+    async loseQueueStore(how: PostgresLoss = 'drop-schema') {
+      if (chaosQueueBackend() === 'postgres') return losePostgresQueueStore(db, queuePrefix, how);
+      return `${await deleteKeys(REDIS_URL, `${queuePrefix}*`)} Redis keys deleted`;
+    },
+    listSchedulers: () => (chaosQueueBackend() === 'postgres' ? listPostgresSchedulers(db, queuePrefix) : listSchedulers(REDIS_URL, queuePrefix)),
     async drop() {
       await db.destroy();
       await deleteKeys(REDIS_URL, `${queuePrefix}*`);

@@ -1,3 +1,5 @@
+import type { QueueBackendKind } from '../../src/queue/backend.js';
+
 /**
  * One scenario's figures: a row of bench/RELIABILITY.md. "lost" and "doubled"
  * are counted against what the database and the local SES store must hold;
@@ -34,6 +36,8 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly name: string;
   readonly title: string;
+  /** Queue backends the scenario runs on (CHAOS_QUEUE_BACKEND / --backend); Redis only when absent. */
+  readonly backends?: readonly QueueBackendKind[];
   run(ctx: ScenarioContext): Promise<Omit<ScenarioRow, 'scenario' | 'seconds'>>;
 }
 

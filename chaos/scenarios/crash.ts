@@ -12,6 +12,7 @@ import type { Scenario } from '../lib/types.js';
 export const crashScenario: Scenario = {
   name: 'crash',
   title: 'worker SIGKILLed at random moments of a campaign, then restarted',
+  backends: ['redis', 'postgres'],
   async run(ctx) {
     const recipients = ctx.short ? 400 : 10_000;
     const kills = ctx.short ? 2 : 10;

@@ -2,26 +2,31 @@ import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { runReconcile } from '../lib/campaign.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import { insertDueTemporaryAccounts, sweepLeftovers } from '../lib/accounts.js';
+import { chaosQueueBackend } from '../lib/backend.js';
 import { reverifyEnv } from '../lib/env.js';
 import { ReverifyProcess, sleep, waitFor } from '../lib/processes.js';
-import { addJob, listSchedulers } from '../lib/schedulers.js';
-import { createScratch, REDIS_URL } from '../lib/scratch.js';
+import { addJob } from '../lib/schedulers.js';
+import { createScratch } from '../lib/scratch.js';
 import type { ScenarioContext, Scenario } from '../lib/types.js';
 
 /**
- * Queue loss: every Redis key of the suite's queue prefix is deleted (a
- * FLUSHALL limited to this prefix, because other people share this Redis) in
- * the middle of a campaign and in the middle of an expiry sweep; then
- * `reverify reconcile` is run by hand. Nothing may be lost or sent twice.
+ * Queue loss: the whole queue store is lost in the middle of a campaign and
+ * in the middle of an expiry sweep; then `reverify reconcile` is run by hand.
+ * Nothing may be lost or sent twice. On Redis every key of the suite's queue
+ * prefix is deleted both times (a FLUSHALL limited to this prefix, because
+ * other people share this Redis); on PostgreSQL (CHAOS_QUEUE_BACKEND) the
+ * queue schema is dropped mid-campaign and its tables are truncated
+ * mid-sweep.
  */
 export const queueLossScenario: Scenario = {
   name: 'queue-loss',
-  title: 'Redis keys deleted mid-campaign and mid-sweep, then reverify reconcile',
+  title: 'queue store lost (Redis keys deleted; PostgreSQL queue schema dropped, tables truncated) mid-campaign and mid-sweep, then reverify reconcile',
+  backends: ['redis', 'postgres'],
   async run(ctx) {
     const recipients = ctx.short ? 400 : 5_000;
     const rate = ctx.short ? 50 : 100;
     const notes: string[] = [];
-    let flushed = 0;
+    let flushed = '';
     const campaign = await runCampaignScenario(
       {
         scenario: 'queue_loss',
@@ -31,15 +36,15 @@ export const queueLossScenario: Scenario = {
         async injure({ scratch, campaignId, env }) {
           await waitFor('a third of the campaign sent', async () => ((await countRowsByStatus(scratch.db, campaignId)).sent ?? 0) >= recipients / 3, 300_000);
           const before = await countRowsByStatus(scratch.db, campaignId);
-          flushed = await scratch.flushQueueKeys();
-          ctx.log(`deleted ${flushed} Redis keys at ${JSON.stringify(before)}`);
+          flushed = await scratch.loseQueueStore('drop-schema');
+          ctx.log(`${flushed} at ${JSON.stringify(before)}`);
           await sleep(5_000);
           const stalled = await countRowsByStatus(scratch.db, campaignId);
           ctx.log(`5 s later, before reconcile: ${JSON.stringify(stalled)}`);
-          notes.push(`campaign: deleted ${flushed} keys at ${JSON.stringify(before)}; 5 s later ${JSON.stringify(stalled)}`);
-          const schedulersBefore = await listSchedulers(REDIS_URL, scratch.queuePrefix);
+          notes.push(`campaign: ${flushed} at ${JSON.stringify(before)}; 5 s later ${JSON.stringify(stalled)}`);
+          const schedulersBefore = await scratch.listSchedulers();
           const reconciled = await runReconcile(env);
-          const schedulersAfter = await listSchedulers(REDIS_URL, scratch.queuePrefix);
+          const schedulersAfter = await scratch.listSchedulers();
           notes.push(`${reconciled.via}: ${JSON.stringify(reconciled.result)}; schedulers before it [${schedulersBefore.join(', ')}], after [${schedulersAfter.join(', ')}]`);
           ctx.log(`reconcile: ${JSON.stringify(reconciled.result)}; schedulers after: ${schedulersAfter.join(', ')}`);
         },
@@ -50,7 +55,7 @@ export const queueLossScenario: Scenario = {
     const { check } = campaign;
     const lost = check.lost + sweep.lost;
     return {
-      faults: `Redis prefix keys deleted twice (${flushed} keys mid-campaign, ${sweep.flushed} mid-sweep)`,
+      faults: `queue store lost twice (${chaosQueueBackend()}: ${flushed} mid-campaign; ${sweep.flushed} mid-sweep)`,
       messages: check.messages,
       lost,
       windowNotMailed: check.windowNotMailed,
@@ -65,7 +70,7 @@ export const queueLossScenario: Scenario = {
 };
 
 /** The sweep half: an expiry sweep the worker runs from its queue loses its keys halfway. */
-async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed: number; peakMb: number; pass: boolean; notes: string[] }> {
+async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed: string; peakMb: number; pass: boolean; notes: string[] }> {
   const accounts = ctx.short ? 2_000 : 20_000;
   const scratch = await createScratch('queue_loss_sweep');
   const notes: string[] = [];
@@ -76,7 +81,7 @@ async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed
   try {
     await insertDueTemporaryAccounts(scratch.db, accounts);
     await worker.start();
-    await addJob(REDIS_URL, scratch.queuePrefix, 'sweeps', 'sweep-expire', {});
+    await addJob(env, 'sweeps', 'sweep-expire', {});
     await waitFor(
       'the expiry sweep to be halfway',
       async () => (await scratch.db.selectFrom('sweep_runs').select('processed').where('outcome', '=', 'running').where('processed', '>', accounts / 4).executeTakeFirst()) !== undefined,
@@ -84,11 +89,11 @@ async function sweepPhase(ctx: ScenarioContext): Promise<{ lost: number; flushed
       100,
     );
     const before = await sweepLeftovers(scratch.db);
-    const flushed = await scratch.flushQueueKeys();
-    ctx.log(`sweep: deleted ${flushed} Redis keys with ${before.expired}/${accounts} accounts expired`);
+    const flushed = await scratch.loseQueueStore('truncate');
+    ctx.log(`sweep: ${flushed} with ${before.expired}/${accounts} accounts expired`);
     const reconciled = await runReconcile(env);
-    const schedulers = await listSchedulers(REDIS_URL, scratch.queuePrefix);
-    notes.push(`sweep: deleted ${flushed} keys with ${before.expired}/${accounts} due accounts expired; ${reconciled.via} then: ${JSON.stringify(reconciled.result)}; schedulers after it [${schedulers.join(', ')}]`);
+    const schedulers = await scratch.listSchedulers();
+    notes.push(`sweep: ${flushed} with ${before.expired}/${accounts} due accounts expired; ${reconciled.via} then: ${JSON.stringify(reconciled.result)}; schedulers after it [${schedulers.join(', ')}]`);
     // Two sweep periods: the interrupted run finishing, or the next scheduled one, must expire everybody due.
     const after = await waitFor('every due account expired', async () => {
       const left = await sweepLeftovers(scratch.db);
