@@ -1,3 +1,4 @@
+import type { LedgerEffect } from '../campaigns/ledger-events.js';
 import type { UnverifyReason } from '../db/database.js';
 import type { SuppressionReason } from '../mail/suppressions.js';
 
@@ -62,8 +63,6 @@ export const ADDRESS_EVENT_KINDS = [
   'unknown',
 ] as const;
 export type AddressEventKind = (typeof ADDRESS_EVENT_KINDS)[number];
-
-export type LedgerEffect = 'delivered' | 'bounced' | 'complained' | 'failed' | 'sent' | null;
 
 export interface TransitionRule {
   /** The reason this event unverifies with, if any. */
