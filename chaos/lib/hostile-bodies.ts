@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { LocalSnsSigner } from '../../src/ses-events/local-signer.js';
-import { sampleSesEvent } from '../../src/ses-events/sample-events.js';
+import type { LocalSnsSigner } from '../../src/dev/sns-signer.js';
+import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import { CHAOS_TOPIC_ARN } from './env.js';
 
 /** A body the webhook must refuse without changing anything. */

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Db } from '../../src/db/connect.js';
-import { createLocalSnsSigner, type LocalSnsSigner } from '../../src/ses-events/local-signer.js';
-import { sampleSesEvent } from '../../src/ses-events/sample-events.js';
+import { createLocalSnsSigner, type LocalSnsSigner } from '../../src/dev/sns-signer.js';
+import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import type { AddressEventKind } from '../../src/ses-events/state-machine.js';
 import { CHAOS_TOPIC_ARN } from './env.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/connect.js';
 import type { Logger } from '../logger.js';
-import { createLocalSnsSigner, type LocalSnsSigner } from '../ses-events/local-signer.js';
+import { createLocalSnsSigner, type LocalSnsSigner } from './sns-signer.js';
 import { listStoredEmails, type StoredEmail } from './local-ses.js';
 
 /**

@@ -1,9 +1,10 @@
 import { sql, type Kysely } from 'kysely';
+import { ledgerRowMatch, ledgerUpdateFromEvent, type LedgerEffect } from '../campaigns/ledger-events.js';
 import type { Database, UnverifyReason } from '../db/database.js';
 import { preparedDb } from '../db/connect.js';
 import { suppressionRank } from '../mail/suppressions.js';
 import type { SesEvent } from './ses-payload.js';
-import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type Decision, type HistoryEntry, type LedgerEffect } from './state-machine.js';
+import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type Decision, type HistoryEntry } from './state-machine.js';
 
 /**
  * Applies one verified SNS Notification in one transaction: the email_events
@@ -62,18 +63,55 @@ interface LockedEmail {
   history: HistoryEntry[];
 }
 
-async function applyNotification(trx: Kysely<Database>, input: NotificationInput): Promise<IngestResult> {
-  const { event } = input;
-  const rule = TRANSITIONS[event.kind];
+/** One known recipient and what the state machine decided for it. */
+interface Decided {
+  readonly row: LockedEmail;
+  readonly decision: Decision;
+}
 
+interface Audit {
+  readonly userId: string;
+  readonly emailId: string;
+  readonly reason: UnverifyReason;
+  readonly details: Record<string, unknown>;
+}
+
+interface WrittenEvent {
+  id: string;
+  campaign_id: string | null;
+  campaign_recipient_id: string | null;
+}
+
+async function applyNotification(trx: Kysely<Database>, input: NotificationInput): Promise<IngestResult> {
+  const rule = TRANSITIONS[input.event.kind];
   // 1. Lock the addresses and read what earlier SES events did to them.
   //    Nothing is written yet, so a duplicate costs no writes.
-  const locked = rule.touchesAddress ? await lockEmails(trx, event.recipients) : [];
-  const found = new Map(locked.map((row) => [row.lower_email, row]));
-
+  const locked = rule.touchesAddress ? await lockEmails(trx, input.event.recipients) : [];
   // 2. Decide, per address, with the pure state machine.
+  const { outcome, decided } = decideAll(input, locked);
+  // 3. Write everything in one statement (see writeEvent).
+  const audits = auditsOf(input, decided);
+  const written = await writeEvent(trx, input, outcome, rule.ledger, decided, audits);
+  if (!written) {
+    return { duplicate: true, outcome: 'duplicate', eventId: null, campaignId: null, campaignRecipientId: null, unverified: [] };
+  }
+  return {
+    duplicate: false,
+    outcome,
+    eventId: written.id,
+    campaignId: written.campaign_id,
+    campaignRecipientId: written.campaign_recipient_id,
+    unverified: audits.map(({ emailId, reason }) => ({ emailId, reason })),
+  };
+}
+
+/** The state machine's decision for every known recipient, and the event's outcome (its parts sorted and joined by ','). */
+function decideAll(input: NotificationInput, locked: readonly LockedEmail[]): { outcome: string; decided: Decided[] } {
+  const { event } = input;
+  const rule = TRANSITIONS[event.kind];
+  const found = new Map(locked.map((row) => [row.lower_email, row]));
   const outcomes = new Set<string>();
-  const decided: Array<{ row: LockedEmail; decision: Decision }> = [];
+  const decided: Decided[] = [];
   if (event.kind === 'unknown') outcomes.add('unknown_type');
   else if (!rule.touchesAddress) outcomes.add('recorded');
   else if (event.recipients.length === 0) outcomes.add('unknown_address');
@@ -89,14 +127,12 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
     outcomes.add(decision.outcome);
     decided.push({ row, decision });
   }
-  const outcome = [...outcomes].sort().join(',');
+  return { outcome: [...outcomes].sort().join(','), decided };
+}
 
-  // 3. One statement: the event row (unique on the SNS MessageId), the ledger,
-  //    the per-message memory, the address rows, the suppressions and the
-  //    audit rows saying why an address was unverified. On a duplicate the
-  //    event insert returns nothing and every other part, joined to it, does
-  //    nothing.
-  const audits = decided
+/** The audit rows saying why an address was unverified. */
+function auditsOf(input: NotificationInput, decided: readonly Decided[]): Audit[] {
+  return decided
     .filter(({ decision }) => decision.unverifiedWith !== null)
     .map(({ row, decision }) => ({
       userId: row.user_id,
@@ -108,22 +144,9 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
         previous: { verified: row.verified, reason: row.unverify_reason, transientBounces: row.transient_bounces },
         transientBounces: decision.next.transientBounces,
         snsMessageId: input.snsMessageId,
-        sesEvent: event.summary,
+        sesEvent: input.event.summary,
       },
     }));
-  const written = await writeEvent(trx, input, outcome, rule.ledger, decided, audits);
-  if (!written) {
-    return { duplicate: true, outcome: 'duplicate', eventId: null, campaignId: null, campaignRecipientId: null, unverified: [] };
-  }
-  const unverified = audits.map(({ emailId, reason }) => ({ emailId, reason }));
-  return {
-    duplicate: false,
-    outcome,
-    eventId: written.id,
-    campaignId: written.campaign_id,
-    campaignRecipientId: written.campaign_recipient_id,
-    unverified,
-  };
 }
 
 /**
@@ -158,75 +181,49 @@ async function lockEmails(trx: Kysely<Database>, recipients: readonly string[]):
   }));
 }
 
-/** Ledger status rank: an event only moves a row forward (a bounce or complaint wins over delivered). */
-const STATUS_RANK = sql`(CASE status WHEN 'delivered' THEN 1 WHEN 'bounced' THEN 2 WHEN 'complained' THEN 3 ELSE 0 END)`;
-
-/** The SET clause of the ledger update for an event, or null when the event only reads the ledger. */
-function ledgerSet(event: SesEvent, effect: LedgerEffect) {
-  const at = event.occurredAt ?? new Date();
-  // An event can overtake the sender's own "sent" write (matched by its tags):
-  // then it records the SES message id and send time itself.
-  const messageId =
-    event.sesMessageId === null
-      ? sql`ses_message_id`
-      : sql`COALESCE(ses_message_id, CASE WHEN NOT EXISTS (SELECT 1 FROM campaign_recipients other WHERE other.ses_message_id = ${event.sesMessageId}) THEN ${event.sesMessageId}::text END)`;
-  const sentAt = sql`sent_at = COALESCE(sent_at, ${event.sentAt ?? at}), ses_message_id = ${messageId}, updated_at = now()`;
-  switch (effect) {
-    case 'delivered':
-      return sql`delivered_at = COALESCE(delivered_at, ${at}), status = CASE WHEN ${STATUS_RANK} < 1 THEN 'delivered' ELSE status END, ${sentAt}`;
-    case 'bounced':
-      return sql`bounced_at = COALESCE(bounced_at, ${at}), status = CASE WHEN ${STATUS_RANK} < 2 THEN 'bounced' ELSE status END, ${sentAt}`;
-    case 'complained':
-      return sql`complained_at = COALESCE(complained_at, ${at}), status = 'complained', ${sentAt}`;
-    case 'failed':
-      return sql`status = CASE WHEN status IN ('queued', 'sending', 'sent') THEN 'failed' ELSE status END,
-        reason = CASE WHEN status IN ('queued', 'sending', 'sent') THEN ${`ses_rejected: ${event.subType ?? 'no reason given'}`} ELSE reason END,
-        updated_at = now()`;
-    case 'sent':
-      return sentAt;
-    case null:
-      return null;
-  }
-}
-
+/**
+ * One statement: the event row (unique on the SNS MessageId), the ledger,
+ * the per-message memory, the address rows, the suppressions and the audit
+ * rows saying why an address was unverified. On a duplicate the event insert
+ * returns nothing and every other part, joined to it, does nothing. Its text
+ * takes one of a few dozen shapes (ledger match × ledger effect), each
+ * prepared once per connection of the prepared pool.
+ */
 async function writeEvent(
   trx: Kysely<Database>,
   input: NotificationInput,
   outcome: string,
   effect: LedgerEffect,
-  decided: ReadonlyArray<{ row: LockedEmail; decision: Decision }>,
-  audits: ReadonlyArray<{ userId: string; emailId: string; reason: UnverifyReason; details: Record<string, unknown> }>,
-): Promise<{ id: string; campaign_id: string | null; campaign_recipient_id: string | null } | null> {
+  decided: readonly Decided[],
+  audits: readonly Audit[],
+): Promise<WrittenEvent | null> {
+  const { rows } = await sql<WrittenEvent>`
+    WITH ev AS (${eventInsert(input, outcome)}),
+    ledger AS (${ledgerUpdateFromEvent(input.event, effect)}),
+    ${addressWrites(input.event, decided)},
+    ${suppressionAndAuditWrites(decided, audits)}
+    SELECT id, campaign_id, campaign_recipient_id FROM ev
+  `.execute(trx);
+  return rows[0] ?? null;
+}
+
+/** The email_events row, with the campaign and ledger row it is about; nothing on a duplicate. */
+function eventInsert(input: NotificationInput, outcome: string) {
   const { event } = input;
-  // The ledger row: by the recipient_id tag (checked against campaign_id when tagged), else by SES message id.
-  const match =
-    event.recipientId !== null
-      ? event.campaignId !== null
-        ? sql`cr.id = ${event.recipientId} AND cr.campaign_id = ${event.campaignId}`
-        : sql`cr.id = ${event.recipientId}`
-      : event.sesMessageId !== null
-        ? sql`cr.ses_message_id = ${event.sesMessageId}`
-        : sql`false`;
-  const set = ledgerSet(event, effect);
-  const ledger = set === null ? sql`SELECT NULL::bigint AS id WHERE false` : sql`UPDATE campaign_recipients cr SET ${set} WHERE ${match} AND EXISTS (SELECT 1 FROM ev) RETURNING cr.id`;
-
-  const remembered = decided.filter(({ decision }) => decision.outcome !== 'repeat');
-  const suppressed = decided.filter(({ decision }) => decision.suppressWith !== null);
-  const changed = decided.filter(({ row, decision: { next } }) => next.verified !== row.verified || next.reason !== row.unverify_reason || next.transientBounces !== row.transient_bounces);
-
-  // Its text takes one of a few dozen shapes (ledger match × ledger effect),
-  // each prepared once per connection of the prepared pool.
-  const { rows } = await sql<{ id: string; campaign_id: string | null; campaign_recipient_id: string | null }>`
-    WITH ev AS (
+  return sql`
       INSERT INTO email_events (sns_message_id, sns_type, topic_arn, event_type, sub_type, ses_message_id, campaign_id, campaign_recipient_id, outcome, payload, occurred_at)
       SELECT ${input.snsMessageId}, 'Notification', ${input.topicArn}, ${event.type}, ${event.subType}, ${event.sesMessageId},
         COALESCE(l.campaign_id, ${event.campaignId}::bigint), COALESCE(l.id, ${event.recipientId}::bigint), ${outcome}, ${event.payloadJson}::jsonb, ${event.occurredAt}
-      FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT cr.id, cr.campaign_id FROM campaign_recipients cr WHERE ${match} LIMIT 1) l ON true
+      FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT cr.id, cr.campaign_id FROM campaign_recipients cr WHERE ${ledgerRowMatch(event)} LIMIT 1) l ON true
       ON CONFLICT ON CONSTRAINT email_events_sns_message_id_key DO NOTHING
-      RETURNING id, campaign_id, campaign_recipient_id
-    ),
-    ledger AS (${ledger}),
-    remembered AS (
+      RETURNING id, campaign_id, campaign_recipient_id`;
+}
+
+/** The `remembered` (per-message memory, repeats left out) and `addresses` (rows that changed) parts. */
+function addressWrites(event: SesEvent, decided: readonly Decided[]) {
+  const remembered = decided.filter(({ decision }) => decision.outcome !== 'repeat');
+  const changed = decided.filter(({ row, decision: { next } }) => next.verified !== row.verified || next.reason !== row.unverify_reason || next.transientBounces !== row.transient_bounces);
+  return sql`remembered AS (
       INSERT INTO ses_recipient_events (ses_message_id, email, kind, email_event_id, outcome, occurred_at)
       SELECT ${event.sesMessageId}, r.email, ${event.kind}, ev.id, r.outcome, ${event.occurredAt}
       FROM ev, unnest(${remembered.map((d) => d.row.lower_email)}::text[], ${remembered.map((d) => d.decision.outcome)}::text[]) AS r(email, outcome)
@@ -238,8 +235,13 @@ async function writeEvent(
         ${changed.map((d) => d.decision.next.reason)}::text[], ${changed.map((d) => d.decision.next.transientBounces)}::int[])
         AS u(id, verified, reason, transient_bounces)
       WHERE e.id = u.id
-    ),
-    suppressed AS (
+    )`;
+}
+
+/** The `suppressed` (a stronger reason wins) and `audited` parts. */
+function suppressionAndAuditWrites(decided: readonly Decided[], audits: readonly Audit[]) {
+  const suppressed = decided.filter(({ decision }) => decision.suppressWith !== null);
+  return sql`suppressed AS (
       INSERT INTO suppressions AS s (email, reason, email_event_id)
       SELECT n.email, n.reason, ev.id FROM ev, unnest(${suppressed.map((d) => d.row.lower_email)}::text[], ${suppressed.map((d) => d.decision.suppressWith)}::text[]) AS n(email, reason)
       ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, email_event_id = excluded.email_event_id
@@ -250,8 +252,5 @@ async function writeEvent(
       SELECT 'ses-webhook', 'email.unverified', a.user_id, a.email_id, a.reason, a.details || jsonb_build_object('emailEventId', ev.id::text)
       FROM ev, unnest(${audits.map((a) => a.userId)}::bigint[], ${audits.map((a) => a.emailId)}::bigint[], ${audits.map((a) => a.reason)}::text[],
         ${audits.map((a) => JSON.stringify(a.details))}::jsonb[]) AS a(user_id, email_id, reason, details)
-    )
-    SELECT id, campaign_id, campaign_recipient_id FROM ev
-  `.execute(trx);
-  return rows[0] ?? null;
+    )`;
 }

@@ -33,6 +33,9 @@ export interface SesEvent {
 
 type Json = Record<string, unknown>;
 
+/** The fields every event has, read from the SES document's `mail` part. */
+type EventBase = Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'payload' | 'payloadJson'>;
+
 /** Parses an SNS Notification's Message into an SES event. Never throws. */
 export function parseSesEvent(message: string): SesEvent {
   let document: unknown;
@@ -45,11 +48,14 @@ export function parseSesEvent(message: string): SesEvent {
   // The message text is already the JSON to store (re-serialising costs as much as parsing), unless
   // it escapes characters PostgreSQL refuses (NUL, lone surrogates): only then is it cleaned and rebuilt.
   const payloadJson = message.includes('\\u') ? JSON.stringify(cleanJson(document)) : message;
-  const type = str(document.eventType) ?? str(document.notificationType) ?? 'Unknown';
+  return eventOfType(document, baseOf(document, payloadJson));
+}
+
+function baseOf(document: Json, payloadJson: string): EventBase {
   const mail = obj(document.mail);
   const tags = obj(mail.tags);
-  const base = {
-    type,
+  return {
+    type: str(document.eventType) ?? str(document.notificationType) ?? 'Unknown',
     sesMessageId: str(mail.messageId),
     sentAt: date(mail.timestamp),
     campaignId: idTag(tags.campaign_id),
@@ -57,19 +63,14 @@ export function parseSesEvent(message: string): SesEvent {
     payload: document,
     payloadJson,
   };
-  const destination = list(mail.destination).map(addressOf);
+}
 
-  switch (type) {
-    case 'Bounce': {
-      const bounce = obj(document.bounce);
-      const bounceType = str(bounce.bounceType);
-      const kind: AddressEventKind =
-        bounceType === 'Permanent' ? 'hard_bounce' : bounceType === 'Transient' ? 'soft_bounce' : 'undetermined_bounce';
-      const recipients = list(bounce.bouncedRecipients).map((r) => addressOf(obj(r).emailAddress));
-      const diagnostic = list(bounce.bouncedRecipients).map((r) => str(obj(r).diagnosticCode)).find((d) => d !== null) ?? null;
-      const subType = `${bounceType ?? 'Undetermined'}/${str(bounce.bounceSubType) ?? 'Undetermined'}`;
-      return finish(base, kind, subType, recipients, date(bounce.timestamp), { feedbackId: str(bounce.feedbackId), diagnosticCode: diagnostic });
-    }
+/** The kind, sub-type, recipients and time, read from the part of the document the type names. */
+function eventOfType(document: Json, base: EventBase): SesEvent {
+  const destination = list(obj(document.mail).destination).map(addressOf);
+  switch (base.type) {
+    case 'Bounce':
+      return bounceEvent(base, obj(document.bounce));
     case 'Complaint': {
       const complaint = obj(document.complaint);
       const recipients = list(complaint.complainedRecipients).map((r) => addressOf(obj(r).emailAddress));
@@ -82,10 +83,8 @@ export function parseSesEvent(message: string): SesEvent {
     }
     case 'Send':
       return finish(base, 'send', null, destination, base.sentAt, {});
-    case 'Reject': {
-      const reason = str(obj(document.reject).reason);
-      return finish(base, 'reject', reason, destination, base.sentAt, {});
-    }
+    case 'Reject':
+      return finish(base, 'reject', str(obj(document.reject).reason), destination, base.sentAt, {});
     case 'DeliveryDelay': {
       const delay = obj(document.deliveryDelay);
       const delayed = list(delay.delayedRecipients).map((r) => addressOf(obj(r).emailAddress));
@@ -96,8 +95,18 @@ export function parseSesEvent(message: string): SesEvent {
   }
 }
 
+/** Permanent → hard, Transient → soft, anything else undetermined (counted as transient by the state machine). */
+function bounceEvent(base: EventBase, bounce: Json): SesEvent {
+  const bounceType = str(bounce.bounceType);
+  const kind: AddressEventKind = bounceType === 'Permanent' ? 'hard_bounce' : bounceType === 'Transient' ? 'soft_bounce' : 'undetermined_bounce';
+  const recipients = list(bounce.bouncedRecipients).map((r) => addressOf(obj(r).emailAddress));
+  const diagnostic = list(bounce.bouncedRecipients).map((r) => str(obj(r).diagnosticCode)).find((d) => d !== null) ?? null;
+  const subType = `${bounceType ?? 'Undetermined'}/${str(bounce.bounceSubType) ?? 'Undetermined'}`;
+  return finish(base, kind, subType, recipients, date(bounce.timestamp), { feedbackId: str(bounce.feedbackId), diagnosticCode: diagnostic });
+}
+
 function finish(
-  base: Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'payload' | 'payloadJson'>,
+  base: EventBase,
   kind: AddressEventKind,
   subType: string | null,
   recipients: Array<string | null>,

@@ -48,7 +48,7 @@ export function verifySnsSignature(message: SnsMessage, publicKey: KeyLike): boo
   }
 }
 
-/** Signs a message as SNS would (used by the local signer for tests, benchmarks and `reverify dev`). */
+/** Signs a message as SNS would (used by src/dev/sns-signer.ts for tests, benchmarks, chaos and `reverify dev`). */
 export function signSnsMessage(message: Signable, version: '1' | '2', privateKey: KeyLike): string {
   const signer = createSign(signatureAlgorithm(version));
   signer.update(canonicalString(message), 'utf8');

@@ -1,5 +1,7 @@
+import type { LedgerEffect } from '../campaigns/ledger-events.js';
 import type { UnverifyReason } from '../db/database.js';
 import type { SuppressionReason } from '../mail/suppressions.js';
+import { bouncesInStretch, countAfterDelivery, isBefore, latestAppliedDelivery } from './bounce-count.js';
 
 /**
  * What an SES event does to an email address. The machine is total: every
@@ -62,8 +64,6 @@ export const ADDRESS_EVENT_KINDS = [
   'unknown',
 ] as const;
 export type AddressEventKind = (typeof ADDRESS_EVENT_KINDS)[number];
-
-export type LedgerEffect = 'delivered' | 'bounced' | 'complained' | 'failed' | 'sent' | null;
 
 export interface TransitionRule {
   /** The reason this event unverifies with, if any. */
@@ -198,15 +198,13 @@ export function strongerReason<R extends UnverifyReason>(current: R | null, inco
   return REASON_RANK[incoming] > REASON_RANK[current] ? incoming : current;
 }
 
-const TRANSIENT_KINDS: ReadonlySet<AddressEventKind> = new Set(['soft_bounce', 'undetermined_bounce']);
-
 /**
  * Applies one event to one address, given the address's earlier events
  * (`history`). Transient bounces are counted by event time, not arrival:
  * the count is the number of transient bounces after the latest delivery
  * (bounces of a message that was delivered are out-of-office replies and never
  * count). So deliveries and bounces of different messages give the same count
- * in whatever order SNS delivers them.
+ * in whatever order SNS delivers them (the counting is in bounce-count.ts).
  */
 export function decide(state: AddressState, event: EventFacts, history: readonly HistoryEntry[], softBounceLimit: number): Decision {
   const rule = TRANSITIONS[event.kind];
@@ -249,76 +247,4 @@ export function decide(state: AddressState, event: EventFacts, history: readonly
   };
   const changed = state.verified || state.reason !== reason;
   return { outcome: 'applied', next, unverifiedWith: changed ? reason : null, suppressWith };
-}
-
-/**
- * The transient bounce count after a delivery. The newest delivery so far
- * resets it to the bounces that happened after it (none of this message's);
- * an older delivery arriving late only takes back this message's bounces,
- * which it shows were out-of-office replies.
- */
-function countAfterDelivery(state: AddressState, event: EventFacts, history: readonly HistoryEntry[], latestDelivery: Date | null): number {
-  const counted = history.filter((entry) => TRANSIENT_KINDS.has(entry.kind) && entry.outcome === 'applied');
-  const delivered = new Set(history.filter((entry) => entry.kind === 'delivery').map((entry) => entry.sesMessageId));
-  const newest = latestDelivery === null || !isBefore(event.occurredAt, latestDelivery, true);
-  if (newest) {
-    return counted.filter(
-      (entry) =>
-        entry.sesMessageId !== event.sesMessageId &&
-        !delivered.has(entry.sesMessageId) &&
-        !isBefore(entry.occurredAt, event.occurredAt, true) &&
-        !isBefore(entry.occurredAt, state.verifiedAt),
-    ).length;
-  }
-  const retracted = counted.filter((entry) => entry.sesMessageId === event.sesMessageId && !isBefore(entry.occurredAt, latestDelivery, true)).length;
-  return Math.max(0, state.transientBounces - retracted);
-}
-
-/**
- * The transient bounces, this one included, that happened between the two
- * applied deliveries around `event` (after the one before it, up to and
- * including the one at or after it): what the count would have reached there
- * had SNS delivered in order. Bounces of delivered messages, stale ones and
- * repeats never count, and a message counts once.
- */
-function bouncesInStretch(state: AddressState, event: EventFacts, history: readonly HistoryEntry[]): number {
-  if (event.occurredAt === null) return 1;
-  const at = event.occurredAt.getTime();
-  const deliveries = history
-    .filter((entry) => entry.kind === 'delivery' && entry.outcome === 'applied' && entry.occurredAt !== null)
-    .map((entry) => entry.occurredAt!.getTime());
-  const from = Math.max(-Infinity, ...deliveries.filter((time) => time < at));
-  const to = Math.min(Infinity, ...deliveries.filter((time) => time >= at));
-  const delivered = new Set(history.filter((entry) => entry.kind === 'delivery').map((entry) => entry.sesMessageId));
-  const messages = new Set(
-    history
-      .filter(
-        (entry) =>
-          TRANSIENT_KINDS.has(entry.kind) &&
-          (entry.outcome === 'applied' || entry.outcome === 'superseded') &&
-          entry.occurredAt !== null &&
-          entry.occurredAt.getTime() > from &&
-          entry.occurredAt.getTime() <= to &&
-          !delivered.has(entry.sesMessageId) &&
-          !isBefore(entry.occurredAt, state.verifiedAt),
-      )
-      .map((entry) => entry.sesMessageId),
-  );
-  messages.add(event.sesMessageId ?? `this event at ${at}`);
-  return messages.size;
-}
-
-function latestAppliedDelivery(history: readonly HistoryEntry[]): Date | null {
-  let latest: Date | null = null;
-  for (const entry of history) {
-    if (entry.kind !== 'delivery' || entry.outcome !== 'applied' || entry.occurredAt === null) continue;
-    if (latest === null || entry.occurredAt.getTime() > latest.getTime()) latest = entry.occurredAt;
-  }
-  return latest;
-}
-
-/** occurredAt < than (or ≤ with orEqual); an unknown time is never before anything. */
-function isBefore(occurredAt: Date | null, than: Date | null, orEqual = false): boolean {
-  if (occurredAt === null || than === null) return false;
-  return orEqual ? occurredAt.getTime() <= than.getTime() : occurredAt.getTime() < than.getTime();
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLocalSnsSigner } from '../../src/ses-events/local-signer.js';
+import { createLocalSnsSigner } from '../../src/dev/sns-signer.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { createServer } from '../../src/http/server.js';
 import { useTestEnv } from '../helpers/env.js';

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { preparedDb } from '../../src/db/connect.js';
 import type { UnverifyReason } from '../../src/db/database.js';
-import { sampleSesEvent, type SampleEventOptions } from '../../src/ses-events/sample-events.js';
+import { sampleSesEvent, type SampleEventOptions } from '../../src/dev/sample-events.js';
 import { ADDRESS_EVENT_KINDS, decide, TRANSITIONS, type AddressEventKind, type AddressState, type HistoryEntry } from '../../src/ses-events/state-machine.js';
 import { useTestEnv } from '../helpers/env.js';
 import { addAddress, addressState, post, TOPIC, useWebhook } from './helpers.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sampleSesEvent } from '../../src/ses-events/sample-events.js';
+import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import type { AddressEventKind } from '../../src/ses-events/state-machine.js';
 import { useTestEnv } from '../helpers/env.js';
 import { addAddress, addressState, post, TOPIC, useWebhook } from './helpers.js';

@@ -9,7 +9,7 @@ import type { UnverifyReason } from '../../src/db/database.js';
 import { buildServer } from '../../src/http/server.js';
 import { createWebhookRoutes } from '../../src/http/routes/webhook.js';
 import type { FetchLike } from '../../src/ses-events/cert-store.js';
-import { createLocalSnsSigner, type LocalSnsSigner } from '../../src/ses-events/local-signer.js';
+import { createLocalSnsSigner, type LocalSnsSigner } from '../../src/dev/sns-signer.js';
 import type { TestEnv } from '../helpers/env.js';
 
 export const TOPIC = 'arn:aws:sns:us-east-1:123456789012:reverify-ses-events';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSesEvent } from '../../src/ses-events/ses-payload.js';
-import { sampleSesEvent } from '../../src/ses-events/sample-events.js';
+import { sampleSesEvent } from '../../src/dev/sample-events.js';
 
 describe('SES payloads', () => {
   it('reads a configuration-set bounce with its tags and every recipient', () => {

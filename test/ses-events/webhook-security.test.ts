@@ -3,8 +3,8 @@ import { buildServer } from '../../src/http/server.js';
 import { createWebhookRoutes } from '../../src/http/routes/webhook.js';
 import { describe, expect, it } from 'vitest';
 import { certCacheFileName } from '../../src/ses-events/cert-store.js';
-import { createLocalSnsSigner } from '../../src/ses-events/local-signer.js';
-import { sampleSesEvent } from '../../src/ses-events/sample-events.js';
+import { createLocalSnsSigner } from '../../src/dev/sns-signer.js';
+import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import { useTestEnv } from '../helpers/env.js';
 import { addAddress, addressState, databaseSnapshot, OTHER_TOPIC, post, TOPIC, useWebhook } from './helpers.js';
 
