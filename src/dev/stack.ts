@@ -226,6 +226,8 @@ async function startApplication(
     db: app.db,
     log,
     pendingFile: path.join(context.dataDir, 'ses-simulator-pending.json'),
+    // SES reports within seconds, not at once: the funnel shows messages sent and not yet delivered.
+    settleMs: 2_000,
   });
   later.simulator = simulator;
   stops.push(() => simulator.halt());

@@ -10,6 +10,8 @@ export interface DevProcess {
   readonly ready: Promise<DevInfo>;
   stdout(): string;
   stderr(): string;
+  /** Resolves once stdout holds `text` (the human banner's last line, without --json). */
+  printed(text: string): Promise<void>;
   /** Sends SIGINT (a Ctrl-C) and resolves with the exit code. */
   interrupt(): Promise<number | null>;
 }
@@ -39,6 +41,17 @@ export function startDevProcess(command: string, args: string[], env: Record<str
     ready,
     stdout: () => out,
     stderr: () => err,
+    printed: (text) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!out.includes(text)) return;
+          child.stdout?.off('data', check);
+          resolve();
+        };
+        child.stdout?.on('data', check);
+        child.once('exit', (code) => reject(new Error(`reverify dev exited with ${code} before printing "${text}":\n${err}`)));
+        check();
+      }),
     interrupt() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
       return exited;
@@ -60,5 +73,7 @@ export async function poll<T>(read: () => Promise<T>, done: (value: T) => boolea
 
 /** Stack-trace lines ("    at f (file:…)") and uncaught-error banners in a process's output. */
 export function stackTraceLines(output: string): string[] {
-  return output.split('\n').filter((line) => /^\s+at\s/.test(line) || /^(TypeError|Error|ReferenceError)\b/.test(line) || /Unhandled/.test(line));
+  return output
+    .split('\n')
+    .filter((line) => /^\s+at .*:\d+:\d+\)?$/.test(line) || /^(TypeError|Error|ReferenceError|RangeError)\b/.test(line) || /Unhandled/.test(line));
 }
