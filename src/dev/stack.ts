@@ -12,7 +12,7 @@ import { ensureDemoCampaign, ensureDemoData } from './demo.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { devExports, writeEnvFile } from './env-file.js';
 import { startLocalSes } from './local-ses.js';
-import { freePort } from './ports.js';
+import { reservePort, type PortReservation } from './ports.js';
 import { startDevRedis } from './redis-server.js';
 import { startSesSimulator, type SesSimulator } from './ses-simulator.js';
 
@@ -99,11 +99,13 @@ export async function startDevStack(options: DevOptions): Promise<DevStack> {
     const dataDir = path.resolve(options.dataDir);
     await mkdir(dataDir, { recursive: true });
     const services = await startServices(options, dataDir, log, stops);
-    const port = options.env.PORT ? Number(options.env.PORT) : await freePort(3000);
+    const reservation = options.env.PORT ? undefined : await reservePort(3000);
+    if (reservation) stops.push(() => reservation.release());
+    const port = reservation?.port ?? Number(options.env.PORT);
     const generatedPassword = randomBytes(12).toString('hex');
     const env = devEnvironment(options, { ...services, dataDir, port, generatedPassword });
     const config: Config = loadConfig(env, ['MAIL_FROM', 'ADMIN_PASSWORD', 'SNS_TOPIC_ARNS']);
-    const started = await startApplication(config, { ...options, dataDir, port, log, services, stops });
+    const started = await startApplication(config, { ...options, dataDir, port, reservation, log, services, stops });
 
     const envFile = path.join(dataDir, 'env');
     const exports = devExports(env);
@@ -196,7 +198,7 @@ function devEnvironment(
 /** Migrations, demo data, the server, the workers, the demo campaign and the simulator. */
 async function startApplication(
   config: Config,
-  context: DevOptions & { dataDir: string; port: number; log: Logger; services: Services; stops: Stops },
+  context: DevOptions & { dataDir: string; port: number; reservation?: PortReservation; log: Logger; services: Services; stops: Stops },
 ): Promise<{ app: App; users: number; campaign: { id: string; created: boolean } }> {
   const { log, stops } = context;
   const app = createApp(config, { log });
@@ -205,6 +207,7 @@ async function startApplication(
   const demo = await ensureDemoData(app.db, { users: context.users, now: app.clock() });
   context.signal?.throwIfAborted();
 
+  await context.reservation?.release();
   const server = await startServer(app, { port: context.port, host: '127.0.0.1' });
   stops.push(() => server.close());
   // The simulator's final look at the local SES comes after the workers stopped sending.

@@ -2,7 +2,10 @@ import path from 'node:path';
 import { exportLines } from '../../dev/env-file.js';
 import { DEFAULT_SEND_RATE, startDevStack, type DevInfo, type DevStack } from '../../dev/stack.js';
 import { intFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { SAME_SIGNAL_MS, untilShutdownSignal } from '../lifecycle.js';
+
+/** SIGHUP too: PostgreSQL runs in its own process group, so a closed terminal must stop it through us. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export const devCommand: Command = {
   name: 'dev',
@@ -58,10 +61,14 @@ Ctrl-C stops everything. --json prints those details as one JSON object once rea
       return 130;
     }
     printResult(values.json, stack.info, () => banner(stack.info));
-    await untilShutdownSignal(stack.app.log, async () => {
-      if (!values.json) process.stdout.write('\nStopping reverify dev…\n');
-      await stack.stop();
-    });
+    await untilShutdownSignal(
+      stack.app.log,
+      async () => {
+        if (!values.json) process.stdout.write('\nStopping reverify dev…\n');
+        await stack.stop();
+      },
+      STOP_SIGNALS,
+    );
     return 0;
   },
 };
@@ -80,12 +87,14 @@ function rateFlag(value: string | undefined): number | undefined {
  */
 async function startUnlessInterrupted(start: (signal: AbortSignal) => Promise<DevStack>): Promise<DevStack | undefined> {
   const controller = new AbortController();
+  let abortedAt = 0;
   const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
+    if (!controller.signal.aborted) {
+      abortedAt = Date.now();
+      controller.abort();
+    } else if (Date.now() - abortedAt >= SAME_SIGNAL_MS) process.exit(130);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
   try {
     const stack = await start(controller.signal);
     if (!controller.signal.aborted) return stack;
@@ -95,8 +104,7 @@ async function startUnlessInterrupted(start: (signal: AbortSignal) => Promise<De
     if (controller.signal.aborted) return undefined;
     throw error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const name of STOP_SIGNALS) process.off(name, onSignal);
   }
 }
 
