@@ -119,30 +119,12 @@ export async function startSesSimulator(options: SimulatorOptions): Promise<SesS
       pending.push({ email, firstSeen: Date.now(), events: [], attempts: 0 });
     }
   };
-  const deliver = async (item: Pending) => {
-    if (item.events.length === 0) {
-      const mail = await mailObject(options.db, item.email, options.topicArn);
-      item.events = allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()));
-    }
-    while (item.events.length > 0 && !stopped) {
-      const event = item.events[0] as SesEventDocument;
-      if (!(await post(options, signer, event))) break;
-      item.events.shift();
-      const type = String(event.eventType);
-      posted[type] = (posted[type] ?? 0) + 1;
-    }
-    if (item.events.length === 0) pending.splice(pending.indexOf(item), 1);
-    else if (!stopped && ++item.attempts > 20) {
-      options.log.warn({ messageId: item.email.messageId }, 'SES simulator: the webhook kept refusing these events; dropping them');
-      pending.splice(pending.indexOf(item), 1);
-    }
-  };
   const tick = async () => {
     await collect();
     const now = Date.now();
     for (const item of [...pending]) {
       if (stopped) break;
-      if (now - item.firstSeen >= settleMs) await deliver(item);
+      if (now - item.firstSeen >= settleMs) await deliver(item, { options, signer, pending, posted, stopped: () => stopped });
     }
   };
 
@@ -174,6 +156,40 @@ export async function startSesSimulator(options: SimulatorOptions): Promise<SesS
       return stopping;
     },
   };
+}
+
+interface DeliveryContext {
+  options: SimulatorOptions;
+  signer: LocalSnsSigner;
+  pending: Pending[];
+  /** Notifications accepted, by event type. */
+  posted: Record<string, number>;
+  stopped(): boolean;
+}
+
+/**
+ * Makes a settled message's events (once) and posts them in order; it leaves
+ * the pending list when all went out, or after 20 refused rounds. A stop
+ * leaves what is left of it pending, for the next start.
+ */
+async function deliver(item: Pending, context: DeliveryContext): Promise<void> {
+  const { options, pending, posted } = context;
+  if (item.events.length === 0) {
+    const mail = await mailObject(options.db, item.email, options.topicArn);
+    item.events = allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()));
+  }
+  while (item.events.length > 0 && !context.stopped()) {
+    const event = item.events[0] as SesEventDocument;
+    if (!(await post(options, context.signer, event))) break;
+    item.events.shift();
+    const type = String(event.eventType);
+    posted[type] = (posted[type] ?? 0) + 1;
+  }
+  if (item.events.length === 0) pending.splice(pending.indexOf(item), 1);
+  else if (!context.stopped() && ++item.attempts > 20) {
+    options.log.warn({ messageId: item.email.messageId }, 'SES simulator: the webhook kept refusing these events; dropping them');
+    pending.splice(pending.indexOf(item), 1);
+  }
 }
 
 function allRecipients(email: StoredEmail): string[] {
