@@ -14,6 +14,7 @@ const QUEUE_DEPENDENT = [
   'test/foundation/send-limiter.test.ts',
   'test/foundation/worker-shutdown.test.ts',
   'test/foundation/queue-backend.test.ts',
+  'test/foundation/job-contract.test.ts',
   'test/http/**/*.test.ts',
   'test/browser/**/*.test.ts',
 ];

@@ -6,8 +6,9 @@ import { sweepExpireJob } from './sweep-expire.js';
 import { sweepRemindJob } from './sweep-remind.js';
 
 /**
- * Every job reverify runs. The worker dispatches by name from this list, and
- * enqueue calls take their names from it.
+ * Every job's handler. The worker dispatches by name from this list; each
+ * handler's name, queue and payload schema come from jobs/contract/definitions.ts,
+ * which producers enqueue through (jobs/contract/client.ts).
  */
 export const jobs = [
   campaignTickJob,
@@ -16,5 +17,3 @@ export const jobs = [
   sweepRemindJob,
   sweepExpireJob,
 ] as const satisfies readonly AnyJob[];
-
-export type JobName = (typeof jobs)[number]['name'];

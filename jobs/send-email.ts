@@ -1,24 +1,14 @@
-import { z } from 'zod';
 import { deliverCampaignBatch } from '../src/campaigns/deliver.js';
-import { enqueueSends, MAX_SEND_BATCH, SEND_JOB, sendBatchSize } from '../src/campaigns/enqueue.js';
-import { sendGateFor } from '../src/campaigns/send-gate.js';
+import { enqueueSends } from '../src/campaigns/enqueue.js';
+import { sendBatchSize } from '../src/pace/pace.js';
+import { sendGateFor } from '../src/pace/send-gate.js';
 import { sesClientFor } from '../src/mail/ses-client.js';
 import { defineJob } from '../src/queue/job.js';
-import { QUEUE_NAMES } from '../src/queue/names.js';
+import { sendEmail } from './contract/definitions.js';
 
-const ledgerId = z.string().regex(/^\d+$/);
-
-/**
- * Sends the campaign messages of a few ledger rows (see sendBatchSize). Jobs
- * enqueued before batches carried `{recipientId}`; they still run.
- */
+/** Sends the campaign messages of a send job's ledger rows (see jobs/contract/definitions.ts). */
 export const sendEmailJob = defineJob({
-  name: SEND_JOB,
-  queue: QUEUE_NAMES.send,
-  payload: z.union([
-    z.object({ recipientIds: z.array(ledgerId).min(1).max(MAX_SEND_BATCH) }),
-    z.object({ recipientId: ledgerId }).transform(({ recipientId }) => ({ recipientIds: [recipientId] })),
-  ]),
+  ...sendEmail,
   async handle({ recipientIds }, { app, job, log, rateLimited }) {
     // A job enqueued under a higher SES_MAX_SEND_RATE may carry more rows than
     // this process's limiter window allows: the rest go back as jobs of today's size.

@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import { expireTemporaryAccounts } from '../src/accounts/expire.js';
 import { expireSummary } from '../src/accounts/sweep-summary.js';
 import { defineJob } from '../src/queue/job.js';
-import { QUEUE_NAMES } from '../src/queue/names.js';
+import { sweepExpire } from './contract/definitions.js';
 
 /**
  * Nightly expiry of temporary accounts (SWEEP_CRON, UTC). A run that finds
@@ -10,9 +9,7 @@ import { QUEUE_NAMES } from '../src/queue/names.js';
  * failure throws so BullMQ retries, and the retry continues where it stopped.
  */
 export const sweepExpireJob = defineJob({
-  name: 'sweep-expire',
-  queue: QUEUE_NAMES.sweeps,
-  payload: z.object({ dryRun: z.boolean().optional() }),
+  ...sweepExpire,
   async handle(payload, { app, log }) {
     const outcome = await expireTemporaryAccounts(app.db, app.config, { dryRun: payload.dryRun, log });
     return expireSummary(outcome);

@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import { remindTemporaryAccounts } from '../src/accounts/remind.js';
 import { remindSummary } from '../src/accounts/sweep-summary.js';
 import { defineJob } from '../src/queue/job.js';
-import { QUEUE_NAMES } from '../src/queue/names.js';
+import { sweepRemind } from './contract/definitions.js';
 
 /**
  * Nightly reminder notices for temporary accounts about to expire
@@ -10,9 +9,7 @@ import { QUEUE_NAMES } from '../src/queue/names.js';
  * lock; throws on failure so BullMQ retries.
  */
 export const sweepRemindJob = defineJob({
-  name: 'sweep-remind',
-  queue: QUEUE_NAMES.sweeps,
-  payload: z.object({ dryRun: z.boolean().optional() }),
+  ...sweepRemind,
   async handle(payload, { app, log }) {
     const outcome = await remindTemporaryAccounts(app.db, app.config, { dryRun: payload.dryRun, log });
     return remindSummary(outcome);

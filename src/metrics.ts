@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /**
  * Every Prometheus metric reverify exposes on /metrics, in one registry, so
  * names stay consistent across domains. Counters are process-local (Prometheus
- * sums them across processes); queue depths are read from Redis at scrape time
+ * sums them across processes); queue depths are read from the queue store at scrape time
  * by the HTTP layer.
  */
 export const registry = new Registry();
@@ -65,7 +65,7 @@ export const sweepDurationSeconds = new Histogram({
   registers: [registry],
 });
 
-/** Jobs per queue and state, refreshed from Redis by the /metrics route at scrape time. */
+/** Jobs per queue and state, refreshed from the queue store by the /metrics route at scrape time. */
 export const queueJobs = new Gauge({
   name: 'reverify_queue_jobs',
   help: 'Jobs in each queue by state (waiting, active, delayed, failed, completed, prioritized, waiting-children), read at scrape time',

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createWebhookRoutes } from '../../src/http/routes/webhook.js';
 import { buildServer } from '../../src/http/server.js';

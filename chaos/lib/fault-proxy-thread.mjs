@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./fault-proxy-thread.ts');
+await import('./fault-proxy-thread.js');

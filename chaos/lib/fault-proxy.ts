@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { busiestWindow, peakInWindow } from '../../bench/lib/sliding-window.js';
+import { busiestWindow, peakInWindow } from '../../src/pace/sliding-window.js';
 
 /** Chance (0–1) of each fault per SendEmail request. */
 export interface FaultRates {

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createSnsWebhook } from '../../src/ses-events/webhook.js';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { reverifyEnv } from './env.js';
 import { ReverifyProcess } from './processes.js';
 import { createScratch, type Scratch } from './scratch.js';

@@ -1,4 +1,4 @@
-import { THROTTLE_BACKOFF_MS } from '../../src/campaigns/deliver.js';
+import { THROTTLE_BACKOFF_MS } from '../../src/pace/pace.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import type { Scenario } from '../lib/types.js';
 

@@ -1,10 +1,10 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { recordAudit } from '../audit/audit.js';
 import type { Campaign } from '../db/database.js';
 import type { RenderedMessage } from '../mail/render.js';
 import { projectedDays, projectedFinish } from './budget.js';
 import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput } from './campaigns.js';
-import { enqueueSends } from './enqueue.js';
+import { enqueueSendsAgain } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
 import { scheduleCampaign, unscheduleCampaign } from './schedule.js';
@@ -102,7 +102,8 @@ export async function resumeCampaign(app: App, id: string): Promise<Campaign> {
     .where('status', '=', 'queued')
     .orderBy('id')
     .execute();
-  await enqueueSends(app, queued.map((row) => row.id));
+  // Their jobs ran while it was paused and finished, leaving them queued.
+  await enqueueSendsAgain(app, queued.map((row) => row.id));
   await scheduleCampaign(app, campaign);
   await recordAudit(app.db, { actor: 'cli', action: 'campaign.resumed', details: { campaignId: id, requeued: queued.length } });
   return campaign;

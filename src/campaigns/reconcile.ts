@@ -1,12 +1,12 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import { utcDay } from './budget.js';
-import { enqueueSends, recipientIdsOf, sendBatches, sendJobId } from './enqueue.js';
+import { enqueueSendsAgain, recipientIdsOf } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { restoreCampaignSchedules } from './schedule.js';
 
 /**
- * Reconcile rebuilds the queue from the ledger, so losing Redis loses no
+ * Reconcile rebuilds the queue from the ledger, so losing the queue store loses no
  * work: every queued row of a running campaign whose send job is gone gets
  * it back (same deterministic id), rows queued for a past day go back to
  * pending for a new day's budget, rows stuck in `sending` long after their
@@ -71,7 +71,7 @@ export async function reconcile(app: App): Promise<ReconcileResult> {
           result.unknownOutcome += Number(marked.numUpdatedRows);
         }
       }
-      await requeue(app, missing);
+      if (missing.length > 0) await enqueueSendsAgain(app, missing);
       result.requeued += missing.length;
       if (rows.length < PAGE) break;
     }
@@ -91,17 +91,6 @@ async function rowsWithLiveJobs(app: App): Promise<Set<string>> {
     }
   }
   return held;
-}
-
-/**
- * Enqueues send jobs for rows that have none. A finished or failed job with
- * the same id (the same rows) is removed first, or BullMQ would ignore the add.
- */
-async function requeue(app: App, recipientIds: readonly string[]): Promise<void> {
-  if (recipientIds.length === 0) return;
-  const queue = app.queues.get(QUEUE_NAMES.send);
-  for (const batch of sendBatches(app.config, recipientIds)) await queue.remove(sendJobId(batch)).catch(() => 0);
-  await enqueueSends(app, recipientIds);
 }
 
 function logged(app: App, result: ReconcileResult): ReconcileResult {

@@ -1,5 +1,7 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { Campaign } from '../db/database.js';
+import { enqueueJob, scheduleJob } from '../../jobs/contract/client.js';
+import { campaignTick } from '../../jobs/contract/definitions.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 
 /**
@@ -9,8 +11,6 @@ import { QUEUE_NAMES } from '../queue/names.js';
  * restoring them on every worker start is safe.
  */
 
-export const CAMPAIGN_TICK_JOB = 'campaign-tick';
-
 /** The scheduler id of a campaign. */
 export function schedulerId(campaignId: string): string {
   return `campaign-${campaignId}`;
@@ -18,16 +18,11 @@ export function schedulerId(campaignId: string): string {
 
 /** Registers (or refreshes) the campaign's tick schedule, and its first tick when it has not started. */
 export async function scheduleCampaign(app: App, campaign: Pick<Campaign, 'id' | 'schedule' | 'starts_at' | 'status'>): Promise<void> {
-  const queue = app.queues.get(QUEUE_NAMES.campaigns);
-  await queue.upsertJobScheduler(
-    schedulerId(campaign.id),
-    { pattern: campaign.schedule, tz: 'UTC', startDate: campaign.starts_at },
-    { name: CAMPAIGN_TICK_JOB, data: { campaignId: campaign.id } },
-  );
+  await scheduleJob(app, campaignTick.name, schedulerId(campaign.id), { pattern: campaign.schedule, startDate: campaign.starts_at }, { campaignId: campaign.id });
   if (campaign.status === 'draft' || campaign.status === 'scheduled') {
     // BullMQ delays run on the real clock; the tick itself checks starts_at against app.clock.
     const delay = Math.max(0, campaign.starts_at.getTime() - Date.now());
-    await queue.add(CAMPAIGN_TICK_JOB, { campaignId: campaign.id }, { jobId: `campaign-${campaign.id}-start`, delay });
+    await enqueueJob(app, campaignTick.name, { campaignId: campaign.id }, { jobId: `campaign-${campaign.id}-start`, delay });
   }
 }
 
@@ -36,7 +31,7 @@ export async function unscheduleCampaign(app: App, campaignId: string): Promise<
   await app.queues.get(QUEUE_NAMES.campaigns).removeJobScheduler(schedulerId(campaignId));
 }
 
-/** True when the campaign's scheduler exists in Redis. */
+/** True when the campaign's scheduler exists in the queue store. */
 export async function hasSchedule(app: App, campaignId: string): Promise<boolean> {
   return (await app.queues.get(QUEUE_NAMES.campaigns).getJobScheduler(schedulerId(campaignId))) !== undefined;
 }

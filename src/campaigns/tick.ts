@@ -1,4 +1,4 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { CampaignStatus } from '../db/database.js';
 import { findCampaign, tryTransitionCampaign } from './campaigns.js';
 import { enqueueSends } from './enqueue.js';

@@ -1,6 +1,6 @@
 import { ConfigError } from '../config.js';
 import { QueueBackendError } from '../queue/backend.js';
-import { UsageError } from './command.js';
+import { UsageError } from './commands/command.js';
 import { commands } from './commands/index.js';
 import { packageVersion } from './version.js';
 

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { createCampaign } from '../campaigns/operations.js';
 import type { Db } from '../db/connect.js';
 import { PROFILES } from '../seed/profiles.js';

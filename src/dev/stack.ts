@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createApp, type App } from '../app.js';
+import { createApp, type App } from '../app/app.js';
 import { reconcile } from '../campaigns/reconcile.js';
 import { loadConfig, type Config } from '../config.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startServer } from '../http/start-server.js';
-import { startProcessing } from '../processing.js';
+import { startProcessing } from '../app/processing.js';
 import { ensureDemoCampaign, ensureDemoData } from './demo.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { devExports, writeEnvFile } from './env-file.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import { createServer, type CreateServerOptions } from './server.js';
 
 export interface RunningServer {

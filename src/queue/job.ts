@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { z } from 'zod';
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { QueueName } from './names.js';

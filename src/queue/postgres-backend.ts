@@ -151,14 +151,15 @@ export class PostgresQueueBackend implements QueueBackend {
   }
 
   newQueue(name: QueueName, defaultJobOptions: DefaultJobOptions): Queue {
-    const queue = new PgQueue(name, { connection: this.connection(3), defaultJobOptions });
+    const queue = new PgQueue(name, { connection: this.connection(2), defaultJobOptions });
     queue.on('error', (error: Error) => this.log.debug({ err: error, queue: name }, 'queue database connection error'));
     return queue as unknown as Queue;
   }
 
   newWorker(name: QueueName, processor: Processor, settings: WorkerSettings): { worker: Worker; release(): Promise<void> } {
-    const concurrency = settings.concurrency ?? 1;
-    const worker = new PgWorker(name, processor, { ...settings, connection: this.connection(concurrency + 2) });
+    // Jobs share a few connections: each holds one only for a statement, and a process must stay well inside max_connections.
+    const poolSize = Math.min((settings.concurrency ?? 1) + 1, 6);
+    const worker = new PgWorker(name, processor, { ...settings, connection: this.connection(poolSize) });
     return { worker: worker as unknown as Worker, release: async () => undefined };
   }
 

@@ -3,12 +3,14 @@ import type { QueueBackend } from './backend.js';
 import { ALL_QUEUES, type QueueName } from './names.js';
 
 /**
- * Finished jobs are removed at once and failed ones kept only as a bounded
- * sample: the ledger in PostgreSQL is the record, so Redis memory stays flat
- * through a million-job campaign.
+ * Finished jobs are kept an hour (at most 1,000 a queue) so the dashboard
+ * shows what just ran, failed ones a week (at most 1,000): a bounded sample,
+ * since the ledger in PostgreSQL is the record, and the queue store stays
+ * flat through a million-job campaign. A kept job holds its id: rows sent
+ * again under the same id go through enqueueSendsAgain.
  */
 export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {
-  removeOnComplete: true,
+  removeOnComplete: { count: 1000, age: 3600 },
   removeOnFail: { count: 1000, age: 7 * 24 * 3600 },
   attempts: 8,
   backoff: { type: 'exponential', delay: 2000 },

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../app.js';
+import type { Clock } from '../app/app.js';
 import { enforceReputationGuard } from '../campaigns/reputation.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
 import { sweepExpireJob } from '../../jobs/sweep-expire.js';
 import { sweepRemindJob } from '../../jobs/sweep-remind.js';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
 import { useTestEnv } from '../helpers/env.js';

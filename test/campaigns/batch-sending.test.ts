@@ -4,16 +4,17 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
 import { sendEmailJob } from '../../jobs/send-email.js';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { deliverCampaignBatch } from '../../src/campaigns/deliver.js';
 import { sendJobId } from '../../src/campaigns/enqueue.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
-import { SendGate, sendGateKey } from '../../src/campaigns/send-gate.js';
+import { SendGate, sendGateKey } from '../../src/pace/send-gate.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
 import { useSesClient, type SesSender } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
-import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
+import { startJobWorkers } from '../../src/app/processing.js';
+import type { RunningWorkers } from '../../src/queue/worker.js';
 import { useTestEnv } from '../helpers/env.js';
 import { campaignForNewPeople, FakeSes, waitFor } from './helpers.js';
 
@@ -88,7 +89,7 @@ describe('send jobs of many rows', () => {
     expect(await send.getJob(sendJobId(rows.slice(0, 16)))).toBeDefined();
     expect(await send.getJobCounts('waiting')).toEqual({ waiting: 3 });
 
-    const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send] });
+    const workers = await startJobWorkers(app, jobs, { queues: [QUEUE_NAMES.send] });
     running.push(workers);
     await waitFor('forty sent rows', async () => (await countRowsByStatus(env.db, campaignId)).sent === 40);
 

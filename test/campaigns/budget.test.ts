@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { deliverCampaignMessage } from '../../src/campaigns/deliver.js';
 import { createCampaign } from '../../src/campaigns/operations.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { campaignCommand } from '../../src/cli/commands/campaign.js';
 import { reconcileCommand } from '../../src/cli/commands/reconcile.js';
-import { UsageError, type Command } from '../../src/cli/command.js';
+import { UsageError, type Command } from '../../src/cli/commands/command.js';
 import { templates, type TemplateSource } from '../../src/mail/templates/index.js';
 import { useTestEnv } from '../helpers/env.js';
 import { eligiblePeople, insertPeople } from './helpers.js';

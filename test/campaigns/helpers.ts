@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { Kysely } from 'kysely';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { createCampaign } from '../../src/campaigns/operations.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import type { Database, UnverifyReason } from '../../src/db/database.js';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, SendGate, sendGateFor, sendGateKey, sendIntervalMs } from '../../src/campaigns/send-gate.js';
+import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, sendIntervalMs } from '../../src/pace/pace.js';
+import { SendGate, sendGateFor, sendGateKey } from '../../src/pace/send-gate.js';
 import type { PaceStore } from '../../src/queue/backend.js';
 import { useTestEnv } from '../helpers/env.js';
-import { peakInWindow } from '../../bench/lib/sliding-window.js';
+import { peakInWindow } from '../../src/pace/sliding-window.js';
 
 /**
  * The send gate spaces SendEmail calls across every worker process: these
@@ -14,11 +15,22 @@ const env = useTestEnv();
 
 const reserved: number[] = [];
 
-/** Reserves `count` send times and resolves with the moment (ms, performance clock) each came; the reserved times go to `reserved`. */
+/**
+ * Reserves `count` send times and resolves with the moment (ms, performance
+ * clock) each send would leave: as the send path does, each waits for its
+ * time and then confirms it (a send woken too late by a busy machine trades
+ * its time for a new one). The first reserved times go to `reserved`.
+ */
 async function sendTimes(gate: SendGate, count: number): Promise<number[]> {
   const schedule = await gate.reserve(count);
   for (let k = 0; k < count; k += 1) reserved.push(schedule.at(k));
-  return Promise.all(Array.from({ length: count }, (_, k) => schedule.waitFor(k).then(() => performance.now())));
+  return Promise.all(
+    Array.from({ length: count }, async (_, k) => {
+      await schedule.waitFor(k);
+      await schedule.confirm(k);
+      return performance.now();
+    }),
+  );
 }
 
 describe('send gate', () => {
@@ -26,6 +38,8 @@ describe('send gate', () => {
     const first = env.app({ overrides: { SES_MAX_SEND_RATE: '20' } });
     const second = env.app({ overrides: { SES_MAX_SEND_RATE: '20' } });
     try {
+      // As a worker does before it takes jobs (on PostgreSQL: the queue schema and the pace table).
+      await Promise.all([first.queueBackend.prepare(), second.queueBackend.prepare()]);
       reserved.length = 0;
       const started = performance.now();
       // 48 sends at 20 a second, reserved by two processes in jobs of 4 and 3 rows, all at once.
@@ -58,6 +72,7 @@ describe('send gate', () => {
     const first = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
     const second = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
     try {
+      await Promise.all([first.queueBackend.prepare(), second.queueBackend.prepare()]);
       await first.queueBackend.pace.forget(sendGateKey(first.config));
       const reservedAt = performance.now();
       const earlier = sendTimes(sendGateFor(first), 10);
@@ -75,12 +90,14 @@ describe('send gate', () => {
   it('gives up the time of a send that comes too late and waits for a new one behind every reserved time', async () => {
     const app = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
     try {
+      await app.queueBackend.prepare();
       const gate = sendGateFor(app);
       const schedule = await gate.reserve(3);
-      // The first send is on time: nothing changes.
+      // The first send leaves at its time (on a loaded machine its timer may
+      // wake late and trade too: counted from here on).
       await schedule.waitFor(0);
       await schedule.confirm(0);
-      expect(gate.lateSends).toBe(0);
+      const before = gate.lateSends;
       // The second is held up (a stalled event loop) well past its time.
       await schedule.waitFor(1);
       const stalled = performance.now();
@@ -89,9 +106,8 @@ describe('send gate', () => {
       }
       await schedule.confirm(1);
       const sentAt = performance.now();
-      // Once; twice when the new time's answer itself came late (a loaded machine, a slow statement).
-      expect(gate.lateSends).toBeGreaterThanOrEqual(1);
-      expect(gate.lateSends).toBeLessThanOrEqual(2);
+      // Once; again when the new time's answer itself came late (a loaded machine, a slow statement).
+      expect(gate.lateSends - before).toBeGreaterThanOrEqual(1);
       const traded = gate.lateSends;
       // Its new time comes after the third send's, one interval on.
       expect(sentAt).toBeGreaterThanOrEqual(schedule.at(2) + gate.intervalMs - 2);
@@ -108,6 +124,7 @@ describe('send gate', () => {
   it('keeps a job whose answer came late on the times the store gave it, not shifted onto the next job’s', async () => {
     const app = env.app({ overrides: { SES_MAX_SEND_RATE: '50' } });
     try {
+      await app.queueBackend.prepare();
       // The answer to the first reservation of rows reaches the process 40 ms
       // after the store ran it (an event loop busy starting a worker).
       const real = app.queueBackend.pace;
@@ -124,11 +141,12 @@ describe('send gate', () => {
         forget: (key) => real.forget(key),
       };
       const gate = new SendGate(slowOnce, sendGateKey(app.config), sendIntervalMs(app.config));
-      const late = await gate.reserve(3);
+      // Ten rows (206 ms of sends): the next job reserves while they are still ahead, even on a loaded machine.
+      const late = await gate.reserve(10);
       const next = await gate.reserve(3);
       // Reserved back to back in the store: the late job's last time stays one interval before the next job's first.
-      expect(next.at(0) - late.at(2)).toBeGreaterThan(gate.intervalMs - 1);
-      expect(next.at(0) - late.at(2)).toBeLessThan(gate.intervalMs + 5);
+      expect(next.at(0) - late.at(9)).toBeGreaterThan(gate.intervalMs - 1);
+      expect(next.at(0) - late.at(9)).toBeLessThan(gate.intervalMs + 5);
     } finally {
       await app.close();
     }
@@ -148,7 +166,9 @@ describe('send gate', () => {
       const answered = times[0]! - started;
       expect(answered).toBeLessThan(GATE_ANSWER_TIMEOUT_MS + 500);
       expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(2 * 10 - 2);
-      expect(warnings).toEqual(['the send gate did not answer; pacing this job from now']);
+      // Once, or again for a send that woke late and asked for a new time.
+      expect(warnings.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(warnings)).toEqual(new Set(['the send gate did not answer; pacing this job from now']));
     } finally {
       await app.close();
     }

@@ -1,15 +1,16 @@
 import { MessageRejected, SendingPausedException, TooManyRequestsException } from '@aws-sdk/client-sesv2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { pauseCampaign, resumeCampaign, cancelCampaign } from '../../src/campaigns/operations.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
 import { findExternalLinks } from '../../src/mail/link-lint.js';
 import { useSesClient } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
-import { startWorkers, type RunningWorkers } from '../../src/queue/worker.js';
+import { startJobWorkers } from '../../src/app/processing.js';
+import type { RunningWorkers } from '../../src/queue/worker.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger.js';
-import { peakInWindow } from '../../bench/lib/sliding-window.js';
+import { peakInWindow } from '../../src/pace/sliding-window.js';
 import { useTestEnv } from '../helpers/env.js';
 import { campaignForNewPeople, eligiblePeople, FakeSes, startLocalSes, waitFor } from './helpers.js';
 
@@ -27,7 +28,7 @@ async function campaignFor(app: App, people: number, prefix: string, perDay = 10
 }
 
 async function startSendWorker(app: App): Promise<RunningWorkers> {
-  const workers = await startWorkers(app, jobs, { queues: [QUEUE_NAMES.send] });
+  const workers = await startJobWorkers(app, jobs, { queues: [QUEUE_NAMES.send] });
   for (const worker of workers.workers) env.trackWorker(worker);
   running.push(workers);
   return workers;

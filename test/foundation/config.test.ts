@@ -53,6 +53,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes QUEUE_BACKEND redis (the default) or postgres, and names the choices otherwise', () => {
+    expect(loadConfig(valid).QUEUE_BACKEND).toBe('redis');
+    expect(loadConfig({ ...valid, QUEUE_BACKEND: 'postgres' }).QUEUE_BACKEND).toBe('postgres');
+    expect(() => loadConfig({ ...valid, QUEUE_BACKEND: 'sqs' })).toThrowError(/QUEUE_BACKEND must be redis or postgres/);
+    expect(() => loadConfig({ ...valid, QUEUE_DATABASE_URL: 'redis://x' })).toThrowError(/QUEUE_DATABASE_URL must be a URL starting with postgres:\/\//);
+  });
+
   it('refuses a reminder period as long as the TTL', () => {
     expect(() => loadConfig({ ...valid, TEMP_ACCOUNT_TTL_DAYS: '10', TEMP_ACCOUNT_REMINDER_DAYS: '10' })).toThrowError(
       /TEMP_ACCOUNT_REMINDER_DAYS must be smaller than TEMP_ACCOUNT_TTL_DAYS/,
@@ -65,7 +72,9 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('hunter2');
     }
-    const safe = JSON.stringify(describeConfig(loadConfig({ ...valid, ADMIN_PASSWORD: 'hunter2', REDIS_URL: 'redis://:hunter2@r:6379' })));
+    const safe = JSON.stringify(
+      describeConfig(loadConfig({ ...valid, ADMIN_PASSWORD: 'hunter2', REDIS_URL: 'redis://:hunter2@r:6379', QUEUE_DATABASE_URL: 'postgres://q:hunter2@q/queues' })),
+    );
     expect(safe).not.toContain('hunter2');
     expect(safe).not.toContain('s3cret');
   });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { queueSchemaName } from '../../src/queue/postgres-backend.js';

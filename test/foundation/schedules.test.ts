@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
-import { reconcileQueue, startProcessing } from '../../src/processing.js';
+import { reconcileQueue, startProcessing } from '../../src/app/processing.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { useTestEnv } from '../helpers/env.js';
 import { loseQueueStore } from '../helpers/queue-store.js';

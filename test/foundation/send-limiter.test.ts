@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SEND_BATCH, sendBatchSize, sendWindowMs } from '../../src/campaigns/enqueue.js';
-import { SEND_PACE_SLACK, sendIntervalMs } from '../../src/campaigns/send-gate.js';
-import { SEND_SLOTS } from '../../src/campaigns/send-slots.js';
-import { MAX_CLAIMED_ROWS, sendJobConcurrency, sendLimiter } from '../../src/queue/worker.js';
+import {
+  MAX_CLAIMED_ROWS,
+  MAX_SEND_BATCH,
+  SEND_PACE_SLACK,
+  SEND_SLOTS,
+  sendBatchSize,
+  sendIntervalMs,
+  sendJobConcurrency,
+  sendLimiter,
+  sendWindowMs,
+} from '../../src/pace/pace.js';
 
 /** Messages a second the limiter lets through at most: one job of `sendBatchSize` rows per window. */
 function messagesPerSecond(rate: number): number {

@@ -26,7 +26,7 @@ describe('worker shutdown', () => {
   const app = env.app();
   afterAll(() => app.close());
 
-  it('finishes the active job, takes no new one, and removes finished jobs from Redis', async () => {
+  it('finishes the active job, takes no new one, and keeps the finished job in the bounded history the dashboard shows', async () => {
     const running = await startWorkers(app, [slowJob]);
     for (const worker of running.workers) env.trackWorker(worker);
     const queue = app.queues.get(QUEUE_NAMES.maintenance);
@@ -36,7 +36,7 @@ describe('worker shutdown', () => {
 
     await running.close(10_000);
     expect(finished).toEqual(['first']);
-    expect(await queue.getJobCounts('waiting', 'active', 'completed')).toEqual({ waiting: 1, active: 0, completed: 0 });
+    expect(await queue.getJobCounts('waiting', 'active', 'completed')).toEqual({ waiting: 1, active: 0, completed: 1 });
     expect(running.workers.every((worker) => !worker.isRunning())).toBe(true);
   });
 

@@ -3,7 +3,7 @@ import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createApp, type App, type Clock } from '../../src/app.js';
+import { createApp, type App, type Clock } from '../../src/app/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/app/app.js';
 import { createServer } from '../../src/http/server.js';
 import { useTestEnv } from '../helpers/env.js';
 

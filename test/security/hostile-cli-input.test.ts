@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { UsageError } from '../../src/cli/command.js';
+import { UsageError } from '../../src/cli/commands/command.js';
 import { commands } from '../../src/cli/commands/index.js';
 import { useTestEnv } from '../helpers/env.js';
 

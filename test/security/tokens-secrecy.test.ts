@@ -4,13 +4,13 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { createCampaign } from '../../src/campaigns/operations.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { buildServer } from '../../src/http/server.js';
 import { verifyRoutes } from '../../src/http/routes/verify.js';
 import { useSesClient } from '../../src/mail/ses-client.js';
-import { startWorkers } from '../../src/queue/worker.js';
+import { startJobWorkers } from '../../src/app/processing.js';
 import { hashToken } from '../../src/verification/tokens.js';
 import { useTestEnv } from '../helpers/env.js';
 import { track } from '../helpers/resources.js';
@@ -59,7 +59,7 @@ beforeAll(async () => {
     { name: 'secrecy', template: 'reverify-email', segment: 'unverified-role-holders', perDay: 100, schedule: '0 0 1 1 *', startsAt: new Date(), allowExternalLinks: false },
     { dryRun: false },
   );
-  const workers = await startWorkers(app, jobs, { queues: ['send'] });
+  const workers = await startJobWorkers(app, jobs, { queues: ['send'] });
   try {
     await runCampaignTick(app, campaign!.id);
     const deadline = Date.now() + 15_000;

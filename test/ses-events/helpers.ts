@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
-import type { App, Clock } from '../../src/app.js';
+import type { App, Clock } from '../../src/app/app.js';
 import type { Db } from '../../src/db/connect.js';
 import type { UnverifyReason } from '../../src/db/database.js';
 import { buildServer } from '../../src/http/server.js';

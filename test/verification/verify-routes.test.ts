@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { buildServer } from '../../src/http/server.js';
 import { verifyRoutes } from '../../src/http/routes/verify.js';
 import { addressesVerifiedTotal } from '../../src/metrics.js';

@@ -1,14 +1,15 @@
-import { createApp, type App } from '../../app.js';
+import { createApp, type App } from '../../app/app.js';
 import { isValidCron } from '../../campaigns/budget.js';
 import { CampaignNotFoundError, CampaignStateError, getCampaign } from '../../campaigns/campaigns.js';
 import { describeList, describePreview, describeSummary } from '../../campaigns/describe.js';
+import { firstTickWarning } from '../../campaigns/first-tick.js';
 import { externalLinksOf } from '../../campaigns/message.js';
 import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeCampaign } from '../../campaigns/operations.js';
 import { isSegmentName, SEGMENTS } from '../../campaigns/segment.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
 import { listTemplates } from '../../mail/render.js';
-import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
+import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 
 const ACTIONS = ['create', 'preview', 'show', 'list', 'pause', 'resume', 'cancel'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -37,8 +38,12 @@ show      status (and why it is paused or cancelled) and the funnel: eligible,
 pause     queued messages wait; resume sends them and ticks on.
 cancel    ends it: unsent recipients are skipped (campaign_cancelled).
 
+A campaign no worker picks up says so (on stderr, and as "warning" in
+--json): at create when no worker reads this QUEUE_PREFIX on this
+QUEUE_BACKEND, at show while its first tick is over a minute late.
+
 --json prints one object:
-  create   {"id", "status", "eligible", "dryRun"}
+  create   {"id", "status", "eligible", "dryRun", "warning"?}
   preview  {"eligible", "excluded": {reason: count}, "projectedDays", "projectedFinish", "message"}
   show, pause, resume, cancel
            {"id", "status", "reason", "counts": {"eligible", "queued", "sent", "delivered",
@@ -76,7 +81,9 @@ Templates: ${listTemplates().join(', ')}. Segments: ${SEGMENTS.join(', ')}.`,
       if (action === 'cancel') await cancelCampaign(app, id);
       const summary = await getCampaignSummary(app.db, id);
       if (!summary) throw new CampaignNotFoundError(id);
-      printResult(json, summary, () => describeSummary(summary));
+      const warning = await firstTickWarning(app, { status: summary.status, startsAt: new Date(summary.startsAt) });
+      printResult(json, warning ? { ...summary, warning } : summary, () => describeSummary(summary));
+      warn(warning);
     });
   },
 };
@@ -119,13 +126,20 @@ async function create(argv: string[]): Promise<number> {
     }
     const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks };
     const { campaign, eligible } = await createCampaign(app, input, { dryRun });
-    const result = { id: campaign?.id ?? null, status: campaign?.status ?? null, eligible, dryRun };
+    const warning = campaign ? await firstTickWarning(app, { status: campaign.status, startsAt }) : undefined;
+    const result = { id: campaign?.id ?? null, status: campaign?.status ?? null, eligible, dryRun, ...(warning ? { warning } : {}) };
     printResult(values.json, result, () =>
       campaign
         ? `Created campaign ${campaign.id} (${campaign.status}): ${eligible} people eligible, ${perDay}/day; first tick at ${startsAt.toISOString()}, then on "${campaign.schedule}" (UTC).`
         : `Dry run: nothing was created. ${eligible} people would be eligible at ${perDay}/day.`,
     );
+    warn(warning);
   });
+}
+
+/** A warning goes to stderr as well, so a script reading --json on stdout and a person both see it. */
+function warn(warning: string | undefined): void {
+  if (warning) process.stderr.write(`reverify: warning: ${warning}\n`);
 }
 
 function isAction(value: string | undefined): value is Action {

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { exportLines } from '../../dev/env-file.js';
 import { DEFAULT_SEND_RATE, startDevStack, type DevInfo, type DevStack } from '../../dev/stack.js';
-import { intFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
-import { SAME_SIGNAL_MS, untilShutdownSignal } from '../lifecycle.js';
+import { intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
+import { SAME_SIGNAL_MS, untilShutdownSignal } from './lifecycle.js';
 
 /** SIGHUP too: PostgreSQL runs in its own process group, so a closed terminal must stop it through us. */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

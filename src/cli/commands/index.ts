@@ -1,4 +1,4 @@
-import type { Command } from '../command.js';
+import type { Command } from './command.js';
 import { campaignCommand } from './campaign.js';
 import { devCommand } from './dev.js';
 import { migrateCommand } from './migrate.js';

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config.js';
 import { createDb } from '../../db/connect.js';
 import { migrateToLatest } from '../../db/migrate.js';
-import { parseFlags, printResult, type Command } from '../command.js';
+import { parseFlags, printResult, type Command } from './command.js';
 
 export const migrateCommand: Command = {
   name: 'migrate',

@@ -1,7 +1,7 @@
-import { createApp } from '../../app.js';
+import { createApp } from '../../app/app.js';
 import { loadConfig } from '../../config.js';
-import { reconcileQueue } from '../../processing.js';
-import { parseFlags, printResult, UsageError, type Command } from '../command.js';
+import { reconcileQueue } from '../../app/processing.js';
+import { parseFlags, printResult, UsageError, type Command } from './command.js';
 
 export const reconcileCommand: Command = {
   name: 'reconcile',

@@ -2,7 +2,7 @@ import { loadConfig } from '../../config.js';
 import { createDb } from '../../db/connect.js';
 import { PROFILES } from '../../seed/profiles.js';
 import { seedDatabase } from '../../seed/seed.js';
-import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
+import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 
 export const seedCommand: Command = {
   name: 'seed',

@@ -1,9 +1,9 @@
-import { createApp } from '../../app.js';
+import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
 import { AdminPasswordMissingError } from '../../http/routes/admin.js';
 import { startServer } from '../../http/start-server.js';
-import { parseFlags, printResult, UsageError, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { parseFlags, printResult, UsageError, type Command } from './command.js';
+import { untilShutdownSignal } from './lifecycle.js';
 
 export const serverCommand: Command = {
   name: 'server',
@@ -14,7 +14,7 @@ Usage: reverify server [--no-dashboard] [--json]
 Serves on PORT (default 3000):
   POST /webhooks/ses           SNS notifications from SES
   GET, POST /verify/:token     verification links
-  GET /healthz, GET /readyz    alive; PostgreSQL and Redis reachable (503 names which is not)
+  GET /healthz, GET /readyz    alive; PostgreSQL and the queue store reachable (503 names which is not)
   GET /metrics                 Prometheus text
   /admin/queues                Bull Board (HTTP basic auth: ADMIN_USER, ADMIN_PASSWORD)
   /admin/campaigns             campaigns page; /admin/api/campaigns[/:id] as JSON

@@ -1,9 +1,9 @@
-import { createApp } from '../../app.js';
+import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
 import { startServer } from '../../http/start-server.js';
-import { startProcessing } from '../../processing.js';
-import { intFlag, parseFlags, printResult, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { startProcessing } from '../../app/processing.js';
+import { intFlag, parseFlags, printResult, type Command } from './command.js';
+import { untilShutdownSignal } from './lifecycle.js';
 
 export const startCommand: Command = {
   name: 'start',

@@ -4,7 +4,7 @@ import { expireSummary, remindSummary } from '../../accounts/sweep-summary.js';
 import { loadConfig } from '../../config.js';
 import { createDb } from '../../db/connect.js';
 import { createLogger } from '../../logger.js';
-import { instantFlag, parseFlags, printResult, UsageError, type Command } from '../command.js';
+import { instantFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 
 const KINDS = ['remind', 'expire'] as const;
 type Kind = (typeof KINDS)[number];

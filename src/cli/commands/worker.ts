@@ -1,8 +1,8 @@
-import { createApp } from '../../app.js';
+import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
-import { startProcessing } from '../../processing.js';
-import { parseFlags, type Command } from '../command.js';
-import { untilShutdownSignal } from '../lifecycle.js';
+import { startProcessing } from '../../app/processing.js';
+import { parseFlags, type Command } from './command.js';
+import { untilShutdownSignal } from './lifecycle.js';
 
 export const workerCommand: Command = {
   name: 'worker',
@@ -12,7 +12,8 @@ Usage: reverify worker [--shutdown-timeout SECONDS]
 
 Runs every queue's processor (campaign ticks, sends, sweeps, reconcile) and
 registers their schedules. Add processes to scale out: the send rate limit is
-shared through Redis. On SIGTERM or SIGINT it stops taking jobs and lets
+shared through the queue store (Redis, or PostgreSQL with QUEUE_BACKEND=postgres).
+On SIGTERM or SIGINT it stops taking jobs and lets
 active ones finish for up to --shutdown-timeout seconds (default 30).`,
   async run(argv) {
     const { values } = parseFlags('worker', argv, { 'shutdown-timeout': { type: 'string' } });

@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import type { App } from '../../app.js';
+import type { App } from '../../app/app.js';
 
 export const BOARD_PATH = '/admin/queues';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { App } from '../../app.js';
+import type { App } from '../../app/app.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { basicAuthGuard } from '../admin/basic-auth.js';
 import { registerBoard } from '../admin/board.js';

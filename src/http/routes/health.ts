@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
-import type { App } from '../../app.js';
+import type { App } from '../../app/app.js';
 import type { DependencyState } from '../../queue/backend.js';
 import { withTimeout } from '../../queue/timeout.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { App } from '../../app.js';
+import type { App } from '../../app/app.js';
 import { queueJobs, registry } from '../../metrics.js';
 import { withTimeout } from '../../queue/timeout.js';
 

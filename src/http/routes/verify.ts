@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { App } from '../../app.js';
+import type { App } from '../../app/app.js';
 import { siteNameFromBaseUrl } from '../../mail/render.js';
 import { confirmVerification, inspectVerification } from '../../verification/confirm.js';
 import {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { App } from '../../app.js';
+import type { App } from '../../app/app.js';
 import type { FetchLike } from '../../ses-events/cert-store.js';
 import type { CertificateStore } from '../../ses-events/cert-store.js';
 import { createSnsWebhook } from '../../ses-events/webhook.js';

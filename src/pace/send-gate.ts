@@ -1,37 +1,9 @@
-import type { App } from '../app.js';
+import type { App } from '../app/app.js';
 import type { Config } from '../config.js';
+import { GATE_ANSWER_TIMEOUT_MS, LATE_SEND_MS, sendIntervalMs } from './pace.js';
 import type { Logger } from '../logger.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import type { PaceStore } from '../queue/backend.js';
-
-/**
- * Every send is spaced 3% wider than 1 / SES_MAX_SEND_RATE. A sliding second
- * then holds at most the rate even when some sends leave up to 30 ms later
- * than their time and others on time (a busy event loop, a garbage
- * collection, the first render compiling its template: measured up to 11 ms
- * at 50/s), and a campaign still goes at about 97% of the quota.
- */
-export const SEND_PACE_SLACK = 1.03;
-
-/** The time between two of the account's sends, in milliseconds. */
-export function sendIntervalMs(config: Pick<Config, 'SES_MAX_SEND_RATE'>): number {
-  return (1000 * SEND_PACE_SLACK) / config.SES_MAX_SEND_RATE;
-}
-
-/**
- * How long a job waits for the gate's answer before pacing its sends from
- * now: its rows are claimed, and a job held up by a queue store outage would be
- * taken for a crashed one (its rows failed as unknown outcomes).
- */
-export const GATE_ANSWER_TIMEOUT_MS = 1_000;
-
-/**
- * A send this much past its time gives the time up and takes a new one
- * (see SendSchedule.confirm): well inside the 30 ms the spacing leaves. The
- * last check is made where the signed request goes on the wire, so only the
- * network comes after it.
- */
-export const LATE_SEND_MS = 10;
 
 /** When each of a job's sends may leave. */
 export interface SendSchedule {

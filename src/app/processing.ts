@@ -1,9 +1,24 @@
-import { jobs } from '../jobs/registry.js';
+import { jobs } from '../../jobs/registry.js';
+import { reconcile, type ReconcileResult } from '../campaigns/reconcile.js';
+import { restoreCampaignSchedules } from '../campaigns/schedule.js';
+import { sendQueuePace } from '../pace/pace.js';
+import type { AnyJob } from '../queue/job.js';
+import { registerFixedSchedules } from '../queue/schedules.js';
+import { startWorkers, type RunningWorkers, type WorkerOptions } from '../queue/worker.js';
 import type { App } from './app.js';
-import { reconcile, type ReconcileResult } from './campaigns/reconcile.js';
-import { restoreCampaignSchedules } from './campaigns/schedule.js';
-import { registerFixedSchedules } from './queue/schedules.js';
-import { startWorkers, type RunningWorkers } from './queue/worker.js';
+
+/**
+ * Starts workers for `registry` with the send queue paced as src/pace/pace.ts
+ * says (`limiter: false`: at full speed, for a benchmark).
+ */
+export function startJobWorkers(
+  app: App,
+  registry: readonly AnyJob[],
+  options: Omit<WorkerOptions, 'concurrency' | 'limiters'> & { limiter?: boolean } = {},
+): Promise<RunningWorkers> {
+  const { limiter = true, ...rest } = options;
+  return startWorkers(app, registry, { ...rest, ...sendQueuePace(app.config, { limited: limiter }) });
+}
 
 /**
  * Starts every job processor the way `worker`, `start` and `dev` all need it:
@@ -13,7 +28,7 @@ import { startWorkers, type RunningWorkers } from './queue/worker.js';
  * lost the schedules.
  */
 export async function startProcessing(app: App, options: { scheduleCheckMs?: number } = {}): Promise<RunningWorkers> {
-  const workers = await startWorkers(app, jobs, {
+  const workers = await startJobWorkers(app, jobs, {
     onSchedulesLost: () => reconcileQueue(app),
     scheduleCheckMs: options.scheduleCheckMs,
   });

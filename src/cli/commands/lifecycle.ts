@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 /**
  * A signal this soon after the first is the same Ctrl-C arriving twice: the

@@ -1,9 +1,4 @@
-/**
- * SendEmail calls one process has in flight at most, across all its send
- * jobs: a job of many rows sends them in parallel, and this keeps the process
- * at the concurrency it always had (16 one-row jobs, 16 calls).
- */
-export const SEND_SLOTS = 16;
+import { SEND_SLOTS } from './pace.js';
 
 /** A counting semaphore: at most `size` holders at once, waiters served in order. */
 export class Slots {
@@ -42,7 +37,7 @@ export class Slots {
 
 const slotsByOwner = new WeakMap<object, Slots>();
 
-/** The send slots of a running app (one set per process), created on first use. */
+/** The send slots of a running app (one set per process: SEND_SLOTS calls in flight), created on first use. */
 export function sendSlotsFor(app: object): Slots {
   let slots = slotsByOwner.get(app);
   if (!slots) {

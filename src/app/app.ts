@@ -1,9 +1,9 @@
-import type { Config } from './config.js';
-import { createDb, type Db } from './db/connect.js';
-import { createLogger, type Logger } from './logger.js';
-import type { QueueBackend } from './queue/backend.js';
-import { createQueueBackend } from './queue/create-backend.js';
-import { Queues } from './queue/queues.js';
+import type { Config } from '../config.js';
+import { createDb, type Db } from '../db/connect.js';
+import { createLogger, type Logger } from '../logger.js';
+import type { QueueBackend } from '../queue/backend.js';
+import { createQueueBackend } from '../queue/create-backend.js';
+import { Queues } from '../queue/queues.js';
 
 /** A source of the current time; tests and `--now` replace it. */
 export type Clock = () => Date;
