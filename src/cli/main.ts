@@ -2,6 +2,7 @@ import { ConfigError } from '../config.js';
 import { QueueBackendError } from '../queue/backend.js';
 import { UsageError } from './commands/command.js';
 import { commands } from './commands/index.js';
+import { packageVersion } from './version.js';
 
 /** Entry point of the `reverify` binary: picks the command and maps errors to exit codes. */
 async function main(argv: string[]): Promise<number> {
@@ -9,6 +10,11 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(overview());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const version = packageVersion();
+    process.stdout.write(rest.includes('--json') ? `${JSON.stringify({ version })}\n` : `${version}\n`);
+    return 0;
   }
   const command = commands.find((candidate) => candidate.name === name);
   if (!command) {
@@ -25,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
-    'Usage: reverify <command> [flags]   (every command takes --help and --json)',
+    'Usage: reverify <command> [flags]   (every command takes --help and --json; reverify --version prints the version)',
     '',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',

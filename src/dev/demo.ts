@@ -56,20 +56,18 @@ export async function ensureDemoData(db: Db, options: { users: number; now: Date
 }
 
 /**
- * Creates the demo campaign unless one is still under way: every unverified
- * role holder, ticking every five seconds with a budget large enough to finish
- * in minutes. A finished one from an earlier run gets a successor, so every
- * run has something moving (it reaches whoever is still unverified).
+ * Creates the demo campaign on the first run and reuses it on every later
+ * one, whatever its status: a successor would mail the same people again on
+ * each restart. An unfinished one carries on where the last run stopped.
  */
-export async function ensureDemoCampaign(app: App, options: { perDay: number }): Promise<{ id: string; created: boolean }> {
+export async function ensureDemoCampaign(app: App, options: { perDay: number }): Promise<{ id: string; created: boolean; status: string }> {
   const existing = await app.db
     .selectFrom('campaigns')
-    .select('id')
+    .select(['id', 'status'])
     .where('name', '=', DEMO_CAMPAIGN_NAME)
-    .where('status', 'not in', ['completed', 'cancelled'])
     .orderBy('id', 'desc')
     .executeTakeFirst();
-  if (existing) return { id: existing.id, created: false };
+  if (existing) return { id: existing.id, created: false, status: existing.status };
   const { campaign } = await createCampaign(
     app,
     {
@@ -84,7 +82,7 @@ export async function ensureDemoCampaign(app: App, options: { perDay: number }):
     { dryRun: false },
   );
   if (!campaign) throw new Error('the demo campaign was not created');
-  return { id: campaign.id, created: true };
+  return { id: campaign.id, created: true, status: campaign.status };
 }
 
 /** The unverified addresses with their reasons, for the banner and the tests. */

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /** True when nothing listens on `port` on the loopback interface. */
 export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -31,4 +31,33 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     if (Date.now() > deadline) throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+export interface PortReservation {
+  readonly port: number;
+  /** Frees the port for its real user; call right before that one listens. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds `preferred` (or a port the kernel picks when it is taken) with a
+ * listening placeholder. The dev server starts seconds after its port is
+ * chosen (migrations, seeding): held meanwhile, a second `reverify dev`
+ * starting at the same moment cannot choose it too.
+ */
+export async function reservePort(preferred: number): Promise<PortReservation> {
+  const listen = (port: number) =>
+    new Promise<Server>((resolve, reject) => {
+      const holder = createServer();
+      holder.once('error', reject);
+      holder.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(holder));
+    });
+  const holder = await listen(preferred).catch(() => listen(0));
+  const address = holder.address();
+  const port = typeof address === 'object' && address ? address.port : preferred;
+  let released: Promise<void> | undefined;
+  return {
+    port,
+    release: () => (released ??= new Promise<void>((resolve) => holder.close(() => resolve()))),
+  };
 }

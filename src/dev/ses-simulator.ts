@@ -3,6 +3,7 @@ import type { Db } from '../db/connect.js';
 import type { Logger } from '../logger.js';
 import { createLocalSnsSigner, type LocalSnsSigner } from './sns-signer.js';
 import { listStoredEmails, type StoredEmail } from './local-ses.js';
+import { loadPending, savePending, type PendingMessage } from './pending-events.js';
 
 /**
  * The SES event simulator of `reverify dev`. It watches the local SES for new
@@ -35,20 +36,20 @@ export interface SimulatorOptions {
   pollMs?: number;
   /** How long a message waits before its events go out, so the sender has recorded its MessageId. */
   settleMs?: number;
+  /** Where events still pending at a stop are kept for the next start; none when unset. */
+  pendingFile?: string;
 }
 
 export interface SesSimulator {
   /** Notifications accepted by the webhook, by SES event type. */
   stats(): Record<string, number>;
+  /** Stops posting; waits for the round in progress. */
+  halt(): Promise<void>;
+  /** Halts, then takes the messages sent since the last round and keeps every pending one for the next start. */
   stop(): Promise<void>;
 }
 
-interface Pending {
-  email: StoredEmail;
-  firstSeen: number;
-  events: SesEventDocument[];
-  attempts: number;
-}
+type Pending = PendingMessage;
 
 /** Which events SES would publish for a message to `address`. */
 export function simulatedEvents(address: string, mail: Record<string, unknown>, now: Date): SesEventDocument[] {
@@ -99,44 +100,31 @@ export function simulatedEvents(address: string, mail: Record<string, unknown>, 
   }
 }
 
-/** Starts polling the local SES; stop() waits for the round in progress. */
+/** Starts polling the local SES; events left over from the last run go out first. */
 export async function startSesSimulator(options: SimulatorOptions): Promise<SesSimulator> {
   const signer = await createLocalSnsSigner({ certCacheDir: options.certCacheDir, region: options.region });
   const pollMs = options.pollMs ?? 500;
   const settleMs = options.settleMs ?? 1_000;
-  const seen = new Set<string>();
-  const pending: Pending[] = [];
+  const pending: Pending[] = options.pendingFile ? await loadPending(options.pendingFile, options.log) : [];
+  const seen = new Set<string>(pending.map((item) => item.email.messageId));
   const posted: Record<string, number> = {};
   let stopped = false;
   let round: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
 
-  const tick = async () => {
+  const collect = async () => {
     for (const email of await listStoredEmails(options.sesEndpoint)) {
       if (seen.has(email.messageId)) continue;
       seen.add(email.messageId);
       pending.push({ email, firstSeen: Date.now(), events: [], attempts: 0 });
     }
+  };
+  const tick = async () => {
+    await collect();
     const now = Date.now();
     for (const item of [...pending]) {
-      if (stopped || now - item.firstSeen < settleMs) continue;
-      if (item.events.length === 0) {
-        const mail = await mailObject(options.db, item.email, options.topicArn);
-        item.events = allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()));
-      }
-      while (item.events.length > 0 && !stopped) {
-        const event = item.events[0] as SesEventDocument;
-        const ok = await post(options, signer, event);
-        if (!ok) break;
-        item.events.shift();
-        const type = String(event.eventType);
-        posted[type] = (posted[type] ?? 0) + 1;
-      }
-      if (item.events.length === 0) pending.splice(pending.indexOf(item), 1);
-      else if (++item.attempts > 20) {
-        options.log.warn({ messageId: item.email.messageId }, 'SES simulator: the webhook kept refusing these events; dropping them');
-        pending.splice(pending.indexOf(item), 1);
-      }
+      if (stopped) break;
+      if (now - item.firstSeen >= settleMs) await deliver(item, { options, signer, pending, posted, stopped: () => stopped });
     }
   };
 
@@ -150,14 +138,58 @@ export async function startSesSimulator(options: SimulatorOptions): Promise<SesS
   };
   schedule();
 
+  const halt = async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await round;
+  };
+  let stopping: Promise<void> | undefined;
   return {
     stats: () => ({ ...posted }),
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await round;
+    halt,
+    stop() {
+      stopping ??= (async () => {
+        await halt();
+        await collect().catch((error: unknown) => options.log.warn({ err: error }, 'SES simulator: could not read the local SES at stop'));
+        if (options.pendingFile) await savePending(options.pendingFile, pending);
+      })();
+      return stopping;
     },
   };
+}
+
+interface DeliveryContext {
+  options: SimulatorOptions;
+  signer: LocalSnsSigner;
+  pending: Pending[];
+  /** Notifications accepted, by event type. */
+  posted: Record<string, number>;
+  stopped(): boolean;
+}
+
+/**
+ * Makes a settled message's events (once) and posts them in order; it leaves
+ * the pending list when all went out, or after 20 refused rounds. A stop
+ * leaves what is left of it pending, for the next start.
+ */
+async function deliver(item: Pending, context: DeliveryContext): Promise<void> {
+  const { options, pending, posted } = context;
+  if (item.events.length === 0) {
+    const mail = await mailObject(options.db, item.email, options.topicArn);
+    item.events = allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()));
+  }
+  while (item.events.length > 0 && !context.stopped()) {
+    const event = item.events[0] as SesEventDocument;
+    if (!(await post(options, context.signer, event))) break;
+    item.events.shift();
+    const type = String(event.eventType);
+    posted[type] = (posted[type] ?? 0) + 1;
+  }
+  if (item.events.length === 0) pending.splice(pending.indexOf(item), 1);
+  else if (!context.stopped() && ++item.attempts > 20) {
+    options.log.warn({ messageId: item.email.messageId }, 'SES simulator: the webhook kept refusing these events; dropping them');
+    pending.splice(pending.indexOf(item), 1);
+  }
 }
 
 function allRecipients(email: StoredEmail): string[] {

@@ -1,123 +1,117 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DevInfo } from '../../src/dev/stack.js';
-import { track } from '../helpers/resources.js';
+import { findOnPath } from '../../src/dev/redis-server.js';
+import { poll, stackTraceLines, startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
-// `reverify dev` with nothing but PATH and HOME: it must bring up its own
-// PostgreSQL, Redis and SES, run the demo campaign to the end, and turn the
-// simulator's bounce and complaint into unverified addresses via the webhook.
+// `reverify dev` on a machine with Node only: no redis-server on the PATH and
+// nothing on 6379 (nor on 5432). It runs in a network namespace of its own,
+// whose loopback has nothing else on it, and the test looks at it from inside
+// that namespace (nsenter): the campaign sends through the local SES and the
+// simulated bounce unverifies its address through the webhook.
 
-let child: ChildProcess | undefined;
-let dataDir = '';
+const exec = promisify(execFile);
+let dev: DevProcess | undefined;
+let workDir = '';
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGINT');
-    await new Promise((resolve) => child?.once('exit', resolve));
-  }
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await dev?.interrupt();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
 }, 60_000);
 
-function startDev(dir: string): { process: ChildProcess; ready: Promise<DevInfo>; stderr: () => string } {
-  const processHandle = spawn(process.execPath, ['bin/reverify.mjs', 'dev', '--json', '--data-dir', dir, '--users', '300'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  track('reverify dev process', () => processHandle.exitCode === null && processHandle.signalCode === null);
-  let stdout = '';
-  let stderr = '';
-  processHandle.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
-  const ready = new Promise<DevInfo>((resolve, reject) => {
-    processHandle.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as DevInfo);
-    });
-    processHandle.once('exit', (code) => reject(new Error(`reverify dev exited with ${code} before it was ready:\n${stderr}`)));
-  });
-  return { process: processHandle, ready, stderr: () => stderr };
+function tool(name: string): string {
+  const found = findOnPath(name);
+  if (!found) throw new Error(`this test needs "${name}" on the PATH (util-linux and iproute2)`);
+  return found;
 }
 
-async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen; last seen: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    last = await read();
-  }
-  return last;
+/** A PATH with just what dev and PostgreSQL's start need, and no redis-server. */
+async function bareBin(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await symlink(process.execPath, path.join(dir, 'node'));
+  for (const name of ['sh', 'id', 'ip', 'locale']) await symlink(tool(name), path.join(dir, name));
+  return dir;
 }
 
-describe('reverify dev', () => {
-  it('runs the demo on embedded services and lands the simulated bounce and complaint', async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'reverify-dev-test-'));
-    const dev = startDev(dataDir);
-    child = dev.process;
-    const info = await dev.ready;
-    expect(info.passwordGenerated).toBe(true);
-    expect(info.adminPassword.length).toBeGreaterThanOrEqual(16);
-    expect(info.databaseUrl).toMatch(/^postgres:\/\/.*@127\.0\.0\.1:\d+\/reverify$/);
+/** Runs a command in the dev process's network namespace; its stdout. */
+async function inside(pid: number, command: string[]): Promise<string> {
+  const { stdout } = await exec(tool('nsenter'), [`--net=/proc/${pid}/ns/net`, '--', ...command], { env: { PATH: process.env.PATH ?? '', HOME: tmpdir() } });
+  return stdout;
+}
 
-    const auth = { authorization: `Basic ${Buffer.from(`${info.adminUser}:${info.adminPassword}`).toString('base64')}` };
-    expect((await fetch(info.campaignsUrl)).status).toBe(401);
-    expect((await fetch(info.campaignsUrl, { headers: auth })).status).toBe(200);
-    expect((await fetch(info.dashboardUrl, { headers: auth })).status).toBe(200);
-    expect((await fetch(info.inboxUrl)).status).toBe(200);
+const probe = async <T>(pid: number, ...args: string[]): Promise<T> =>
+  JSON.parse(await inside(pid, [process.execPath, 'test/helpers/ns-probe.mjs', ...args])) as T;
 
-    const apiUrl = info.campaignsUrl.replace('/admin/campaigns', `/admin/api/campaigns/${info.demoCampaignId}`);
-    const summary = await poll(
-      async () => (await (await fetch(apiUrl, { headers: auth })).json()) as { status: string; counts: Record<string, number> },
-      (s) => s.status === 'completed',
-      45_000,
-      'the demo campaign completing',
+describe('reverify dev with Node only', () => {
+  it('sends the demo campaign through the local SES and a simulated bounce unverifies its address', async () => {
+    // A network namespace needs root here (CI and containers run as root). Under a
+    // user namespace (unshare -r) dev would see itself as root and hand its data to "postgres".
+    if (userInfo().uid !== 0) throw new Error('this test runs reverify dev in a network namespace of its own, which needs root (unshare -n)');
+    workDir = await mkdtemp(path.join(tmpdir(), 'reverify-dev-isolated-'));
+    const bin = await bareBin(path.join(workDir, 'bin'));
+    expect(findOnPath('redis-server', bin)).toBeUndefined();
+    const dataDir = path.join(workDir, 'data');
+    // unshare -n: a network namespace of its own, whose lo starts down.
+    dev = startDevProcess(
+      tool('unshare'),
+      ['-n', '--', 'sh', '-c', 'ip link set lo up && exec node "$@"', 'sh', 'bin/reverify.mjs', 'dev', '--json', '--data-dir', dataDir, '--users', '200', '--send-rate', '25'],
+      { PATH: bin },
     );
+    const info = await dev.ready;
+    const pid = dev.process.pid ?? 0;
+    expect(info.queueBackend).toBe('postgres');
+    expect(info.queues).toContain('schema bullmq_reverify_dev');
+    expect(await probe(pid, 'port', '127.0.0.1', '6379')).toMatchObject({ open: false });
+    expect(await probe(pid, 'port', '127.0.0.1', '5432')).toMatchObject({ open: false });
+
+    const auth = `Basic ${Buffer.from(`${info.adminUser}:${info.adminPassword}`).toString('base64')}`;
+    expect(await probe(pid, 'http', info.campaignsUrl)).toMatchObject({ status: 401 });
+    expect(await probe(pid, 'http', info.campaignsUrl, auth)).toMatchObject({ status: 200 });
+    expect(await probe(pid, 'http', info.dashboardUrl, auth)).toMatchObject({ status: 200 });
+    expect(await probe(pid, 'http', info.inboxUrl)).toMatchObject({ status: 200 });
+
+    // What a user types in another shell: source the env file, ask the CLI.
+    const show = async () =>
+      JSON.parse(
+        await inside(pid, ['sh', '-c', '. "$1" && exec node bin/reverify.mjs campaign show "$2" --json', 'sh', info.envFile, info.demoCampaignId]),
+      ) as { status: string; counts: Record<string, number> };
+    const summary = await poll(show, (s) => s.status === 'completed' && (s.counts.bounced ?? 0) >= 2, 45_000, 'the demo campaign completing with its bounces');
     expect(summary.counts.sent).toBe(summary.counts.eligible);
-    expect(summary.counts.sent).toBeGreaterThan(5);
+    expect(summary.counts.sent).toBeGreaterThan(20);
 
-    const db = new pg.Client({ connectionString: info.databaseUrl });
-    await db.connect();
-    try {
-      const states = await poll(
-        async () =>
-          (
-            await db.query<{ email: string; verified: boolean; unverify_reason: string | null }>(
-              "SELECT email, verified, unverify_reason FROM emails WHERE email LIKE '%@simulator.amazonses.com' ORDER BY email",
-            )
-          ).rows,
-        (rows) => rows.filter((r) => r.unverify_reason !== null).length >= 3,
-        15_000,
-        'the simulated bounce and complaint landing',
-      );
-      const reasons = Object.fromEntries(states.map((r) => [r.email, r.unverify_reason]));
-      expect(reasons).toEqual({
-        'bounce@simulator.amazonses.com': 'hard_bounce',
-        'complaint@simulator.amazonses.com': 'complaint',
-        'ooto@simulator.amazonses.com': null,
-        'success@simulator.amazonses.com': null,
-        'suppressionlist@simulator.amazonses.com': 'hard_bounce',
-      });
-      expect(states.every((r) => !r.verified)).toBe(true);
-      // They came through the webhook, signature checked, as SNS notifications.
-      const events = await db.query<{ event_type: string; n: string }>(
-        "SELECT event_type, count(*) AS n FROM email_events WHERE topic_arn LIKE 'arn:aws:sns:%' GROUP BY event_type",
-      );
-      const byType = Object.fromEntries(events.rows.map((r) => [r.event_type, Number(r.n)]));
-      expect(byType.Bounce).toBeGreaterThanOrEqual(3);
-      expect(byType.Complaint).toBe(1);
-    } finally {
-      await db.end();
-    }
+    const store = await probe<{ body: string }>(pid, 'http', `${info.inboxUrl}store`);
+    const recipients = (JSON.parse(store.body) as { emails: Array<{ destination: { to: string[] } }> }).emails.flatMap((e) => e.destination.to);
+    expect(recipients).toContain('bounce@simulator.amazonses.com');
+    expect(recipients.length).toBe(summary.counts.sent);
 
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child?.once('exit', resolve));
+    const rows = await probe<Array<{ email: string; verified: boolean; unverify_reason: string | null }>>(
+      pid,
+      'sql',
+      info.databaseUrl,
+      "SELECT email, verified, unverify_reason FROM emails WHERE email LIKE '%@simulator.amazonses.com' ORDER BY email",
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.email, r.unverify_reason]))).toMatchObject({
+      'bounce@simulator.amazonses.com': 'hard_bounce',
+      'complaint@simulator.amazonses.com': 'complaint',
+      'suppressionlist@simulator.amazonses.com': 'hard_bounce',
+      'success@simulator.amazonses.com': null,
+    });
+    // The bounce came as a signed SNS notification through the webhook.
+    const events = await probe<Array<{ n: string }>>(
+      pid,
+      'sql',
+      info.databaseUrl,
+      "SELECT count(*) AS n FROM email_events WHERE event_type = 'Bounce' AND topic_arn LIKE 'arn:aws:sns:%' AND payload::text LIKE '%\"bounce@simulator.amazonses.com%'",
+    );
+    expect(Number(events[0]?.n)).toBeGreaterThanOrEqual(1);
+
+    const code = await dev.interrupt();
     expect(code, dev.stderr()).toBe(0);
-    // The embedded PostgreSQL stopped with it.
+    expect(stackTraceLines(dev.stderr() + dev.stdout())).toEqual([]);
     expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
-  }, 90_000);
+  }, 85_000);
 });
