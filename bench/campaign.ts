@@ -7,7 +7,7 @@ import type { Db } from '../src/db/connect.js';
 import { PROFILES } from '../src/seed/profiles.js';
 import { seedDatabase } from '../src/seed/seed.js';
 import { createScratchDatabase } from './lib/scratch.js';
-import { clearQueues, configEnv, median, ms, newCampaign, sampleRss, startLocalSes } from './lib/campaign-fixtures.js';
+import { clearQueues, configEnv, median, ms, newCampaign, sampleRss, spawnLocalSes } from './lib/campaign-fixtures.js';
 import { rateBench } from './lib/campaign-rate.js';
 import { bareLoopRate, CONCURRENCY, CONTENDERS, describeWal, SEND_MESSAGES, sendQueueRate, type Contender, type RoundFigures, type WalWritten } from './lib/campaign-sending.js';
 import { describeShares } from './lib/main-thread.js';
@@ -41,7 +41,7 @@ const number = new Intl.NumberFormat('en-US');
 
 export async function run(): Promise<BenchResult[]> {
   const scratch = await createScratchDatabase(DATABASE);
-  const ses = await startLocalSes();
+  const ses = await spawnLocalSes();
   const config = loadConfig({
     DATABASE_URL: scratch.url,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',

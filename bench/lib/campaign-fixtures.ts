@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { App } from '../../src/app/app.js';
 import { insertCampaign } from '../../src/campaigns/campaigns.js';
 import { planCampaign } from '../../src/campaigns/planner.js';
 import type { Db } from '../../src/db/connect.js';
+import { freePort } from '../../src/dev/ports.js';
 
 /** Campaign fixtures and small helpers shared by the campaign benchmark's parts (bench/campaign.ts). */
 
@@ -62,8 +62,8 @@ export function ms(value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
 }
 
-/** aws-ses-v2-local as a child process, so its CPU is not the benchmark's. */
-export async function startLocalSes(): Promise<{ endpoint: string; pid: number | undefined; stop(): void }> {
+/** aws-ses-v2-local as a child process, so its CPU is measured apart from the benchmark's (the dev stack, tests and chaos run it in-process: src/dev/local-ses.ts). */
+export async function spawnLocalSes(): Promise<{ endpoint: string; pid: number | undefined; stop(): void }> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['node_modules/aws-ses-v2-local/dist/cli.js', '--host', '127.0.0.1', '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -75,14 +75,4 @@ export async function startLocalSes(): Promise<{ endpoint: string; pid: number |
     });
   });
   return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill() };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

@@ -1,6 +1,5 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { startLocalSes, type LocalSes as DevLocalSes } from '../../src/dev/local-ses.js';
 
 /** A message as aws-ses-v2-local keeps it. */
 export interface StoredEmail {
@@ -25,18 +24,16 @@ const require = createRequire(import.meta.url);
  */
 export class LocalSes {
   private constructor(
-    private readonly server: Server,
+    private readonly server: DevLocalSes,
     readonly endpoint: string,
     private readonly store: StoreModule,
   ) {}
 
   static async start(): Promise<LocalSes> {
-    const start = (require('aws-ses-v2-local') as { default: (config: { host: string; port: number }) => Promise<Server> }).default;
     const store = require('aws-ses-v2-local/dist/store') as StoreModule;
     store.clearStore();
-    const server = await start({ host: '127.0.0.1', port: 0 });
-    const { port } = server.address() as AddressInfo;
-    return new LocalSes(server, `http://127.0.0.1:${port}`, store);
+    const server = await startLocalSes({ preferredPort: 0 });
+    return new LocalSes(server, server.endpoint, store);
   }
 
   /** Every message accepted so far. */
@@ -62,9 +59,6 @@ export class LocalSes {
 
   async stop(): Promise<void> {
     this.store.clearStore();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await this.server.stop();
   }
 }

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -10,17 +9,7 @@ import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import type { AddressEventKind } from '../../src/ses-events/state-machine.js';
 import { CHAOS_TOPIC_ARN } from './env.js';
 
-/** A free loopback port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/dev/ports.js';
 
 /** A local SNS signer whose certificate sits in a fresh cache directory the server reads. */
 export async function localSigner(): Promise<{ signer: LocalSnsSigner; certCacheDir: string }> {

@@ -7,7 +7,7 @@ import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput 
 import { enqueueSendsAgain } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
-import { scheduleCampaign, unscheduleCampaign } from './schedule.js';
+import { queueFirstTick, scheduleCampaign, unscheduleCampaign } from './schedule.js';
 import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './segment.js';
 import { skipUnsentRows } from './ledger.js';
 
@@ -35,6 +35,8 @@ export async function createCampaign(
   // A failure here leaves a draft an operator can see (and cancel); nothing would tick it.
   await scheduleCampaign(app, draft);
   const scheduled = await transitionCampaign(app.db, draft.id, 'scheduled', { now });
+  // Only now: a worker may take the first tick at once, and a tick ignores a draft.
+  await queueFirstTick(app, scheduled);
   return { campaign: scheduled, eligible: draft.eligible_at_create };
 }
 

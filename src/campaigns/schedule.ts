@@ -16,14 +16,22 @@ export function schedulerId(campaignId: string): string {
   return `campaign-${campaignId}`;
 }
 
-/** Registers (or refreshes) the campaign's tick schedule, and its first tick when it has not started. */
+/**
+ * Registers (or refreshes) the campaign's tick schedule, and its first tick
+ * when it is scheduled but has not started. A draft gets no first tick: a
+ * worker could take it before the campaign is scheduled, and a tick ignores
+ * a draft (see createCampaign).
+ */
 export async function scheduleCampaign(app: App, campaign: Pick<Campaign, 'id' | 'schedule' | 'starts_at' | 'status'>): Promise<void> {
   await scheduleJob(app, campaignTick.name, schedulerId(campaign.id), { pattern: campaign.schedule, startDate: campaign.starts_at }, { campaignId: campaign.id });
-  if (campaign.status === 'draft' || campaign.status === 'scheduled') {
-    // BullMQ delays run on the real clock; the tick itself checks starts_at against app.clock.
-    const delay = Math.max(0, campaign.starts_at.getTime() - Date.now());
-    await enqueueJob(app, campaignTick.name, { campaignId: campaign.id }, { jobId: `campaign-${campaign.id}-start`, delay });
-  }
+  if (campaign.status === 'scheduled') await queueFirstTick(app, campaign);
+}
+
+/** Adds the campaign's first tick at starts_at (once: a fixed job id). */
+export async function queueFirstTick(app: App, campaign: Pick<Campaign, 'id' | 'starts_at'>): Promise<void> {
+  // BullMQ delays run on the real clock; the tick itself checks starts_at against app.clock.
+  const delay = Math.max(0, campaign.starts_at.getTime() - Date.now());
+  await enqueueJob(app, campaignTick.name, { campaignId: campaign.id }, { jobId: `campaign-${campaign.id}-start`, delay });
 }
 
 /** Removes the campaign's tick schedule (completed, cancelled). */

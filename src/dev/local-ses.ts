@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { freePort } from './ports.js';
 
 export interface LocalSes {
@@ -16,14 +17,16 @@ export interface StoredEmail {
   from: string;
   destination: { to: string[]; cc: string[]; bcc: string[] };
   subject: string;
+  body: { text?: string; html?: string };
   at: number;
 }
 
 type StartLocalSes = (config?: { host?: string; port?: number }) => Promise<Server>;
 
 /**
- * Starts aws-ses-v2-local in this process on `preferredPort` (8005) or a free
- * port. It keeps every message in memory; its page at / is the inbox.
+ * Starts aws-ses-v2-local in this process on `preferredPort` (8005; 0 for any)
+ * or a free port. It keeps every message in memory; its page at / is the
+ * inbox. The dev stack, the tests and the chaos suite all start it here.
  */
 export async function startLocalSes(options: { preferredPort?: number } = {}): Promise<LocalSes> {
   // A CommonJS package whose default export is the start function.
@@ -31,7 +34,7 @@ export async function startLocalSes(options: { preferredPort?: number } = {}): P
   const module = require('aws-ses-v2-local') as { default: StartLocalSes };
   const port = await freePort(options.preferredPort ?? 8005);
   const server = await module.default({ host: '127.0.0.1', port });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let stopping: Promise<void> | undefined;
   return {
     endpoint: base,

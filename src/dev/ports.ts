@@ -23,16 +23,6 @@ export async function freePort(preferred?: number): Promise<number> {
   });
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 export interface PortReservation {
   readonly port: number;
   /** Frees the port for its real user; call right before that one listens. */

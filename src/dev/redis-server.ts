@@ -4,7 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import { redisAnswers } from '../queue/connection.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
 
 export interface DevRedis {
   readonly url: string;
@@ -60,10 +61,10 @@ async function startRedisServer(binary: string, options: { dataDir: string; log:
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => {
+    await waitFor(`redis-server on port ${port}`, async () => {
       if (child.exitCode !== null) throw new Error('exited');
       return redisAnswers(url, 1000);
-    }, 10_000, `redis-server on port ${port}`);
+    }, 10_000);
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`redis-server (${binary}) did not start:\n${output.trim()}`, { cause: error });

@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import type { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import type { Kysely } from 'kysely';
 import type { App } from '../../src/app/app.js';
 import { createCampaign } from '../../src/campaigns/operations.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import type { Database, UnverifyReason } from '../../src/db/database.js';
+import { listStoredEmails, startLocalSes as startDevLocalSes, type StoredEmail } from '../../src/dev/local-ses.js';
 import type { SesSender } from '../../src/mail/ses-client.js';
 import { track } from '../helpers/resources.js';
 
@@ -134,37 +134,21 @@ export class FakeSes implements SesSender {
   }
 }
 
-/** A local SES (aws-ses-v2-local) in this process on a free port. */
-export async function startLocalSes(): Promise<{ endpoint: string; emails(): Promise<Array<{ messageId: string; destination: { to: string[] }; subject: string; body: { text?: string; html?: string } }>>; close(): Promise<void> }> {
-  const module = (await import('aws-ses-v2-local')) as unknown as { default: { default?: typeof start } | typeof start };
-  const start = (typeof module.default === 'function' ? module.default : module.default.default) as (config: { host: string; port: number }) => Promise<import('node:http').Server>;
-  const server = await start({ host: '127.0.0.1', port: 0 });
+/** A local SES (aws-ses-v2-local) in this process on a free port, its store emptied; the file fails if it is left open. */
+export async function startLocalSes(): Promise<{ endpoint: string; emails(): Promise<StoredEmail[]>; close(): Promise<void> }> {
+  const ses = await startDevLocalSes({ preferredPort: 0 });
   let open = true;
   track('local SES server', () => open);
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
-  await fetch(`${endpoint}/clear-store`, { method: 'POST' });
+  await fetch(`${ses.endpoint}/clear-store`, { method: 'POST' });
   return {
-    endpoint,
-    async emails() {
-      const response = await fetch(`${endpoint}/store`);
-      return ((await response.json()) as { emails: never[] }).emails;
-    },
+    endpoint: ses.endpoint,
+    emails: () => listStoredEmails(ses.endpoint),
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ses.stop();
       open = false;
     },
   };
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { waitFor } from '../../src/dev/wait.js';
 

@@ -7,6 +7,7 @@ import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { startWorkers } from '../../src/queue/worker.js';
 import { useTestEnv } from '../helpers/env.js';
 import { track } from '../helpers/resources.js';
+import { waitFor } from '../../src/dev/wait.js';
 
 const env = useTestEnv();
 
@@ -31,7 +32,7 @@ describe('worker shutdown', () => {
     for (const worker of running.workers) env.trackWorker(worker);
     const queue = app.queues.get(QUEUE_NAMES.maintenance);
     await queue.add('slow', { id: 'first', ms: 800 }, { jobId: 'first' });
-    await waitFor(async () => (await queue.getActiveCount()) === 1);
+    await waitFor('a job to become active', async () => (await queue.getActiveCount()) === 1, 10_000, 25);
     await queue.add('slow', { id: 'second', ms: 10 }, { jobId: 'second' });
 
     await running.close(10_000);
@@ -46,13 +47,13 @@ describe('worker shutdown', () => {
     const queue = app.queues.get(QUEUE_NAMES.maintenance);
     await queue.obliterate({ force: true });
     await queue.add('slow', { id: 'stuck', ms: 2_000 }, { jobId: 'stuck' });
-    await waitFor(async () => (await queue.getActiveCount()) === 1);
+    await waitFor('a job to become active', async () => (await queue.getActiveCount()) === 1, 10_000, 25);
     await running.close(300);
     // close() returned while the job was still running: it did not wait for it.
     expect(finished).not.toContain('stuck');
     // The abandoned handler still runs to its end in this process (a real
     // worker process exits right after close); let it, so nothing leaks.
-    await waitFor(() => running.workers.every((worker) => !worker.isRunning()));
+    await waitFor('the workers to stop', async () => running.workers.every((worker) => !worker.isRunning()), 10_000, 25);
   });
 
   it('exits 0 on SIGTERM when run as `reverify worker`', async () => {
@@ -63,7 +64,7 @@ describe('worker shutdown', () => {
     track('reverify worker child process', () => child.exitCode === null && child.signalCode === null);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(async () => stderr.includes('worker ready'), 20_000);
+    await waitFor('the worker to be ready', async () => stderr.includes('worker ready'), 20_000, 25);
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
@@ -71,11 +72,3 @@ describe('worker shutdown', () => {
     expect(stderr).not.toMatch(/"level":50/);
   });
 });
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
