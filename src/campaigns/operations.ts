@@ -13,8 +13,8 @@ import { skipUnsentRows } from './ledger.js';
 
 /**
  * What operators do to campaigns: create (and schedule), preview, pause,
- * resume and cancel. The CLI and the admin API call these; input has been
- * validated by then.
+ * resume and cancel. The CLI (and the dev stack's demo campaign) call these;
+ * the admin API only reads summaries. Input has been validated by then.
  */
 
 /** Creates a campaign and registers its schedule; with dryRun only counts who it would reach. */

@@ -1,7 +1,7 @@
 import { createApp, type App } from '../../app/app.js';
 import { isValidCron } from '../../campaigns/budget.js';
 import { CampaignNotFoundError, CampaignStateError, getCampaign } from '../../campaigns/campaigns.js';
-import { describeList, describePreview, describeSummary } from '../../campaigns/describe.js';
+import { describeList, describePreview, describeSummary } from './describe-campaign.js';
 import { firstTickWarning } from '../../campaigns/first-tick.js';
 import { externalLinksOf } from '../../campaigns/message.js';
 import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeCampaign } from '../../campaigns/operations.js';
