@@ -8,7 +8,7 @@ import { enqueueSendsAgain } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
 import { scheduleCampaign, unscheduleCampaign } from './schedule.js';
-import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './segment.js';
+import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './eligibility/segment.js';
 import { skipUnsentRows } from './ledger.js';
 
 /**

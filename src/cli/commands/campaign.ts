@@ -5,7 +5,7 @@ import { describeList, describePreview, describeSummary } from './describe-campa
 import { firstTickWarning } from '../../campaigns/first-tick.js';
 import { externalLinksOf } from '../../campaigns/message.js';
 import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeCampaign } from '../../campaigns/operations.js';
-import { isSegmentName, SEGMENTS } from '../../campaigns/segment.js';
+import { isSegmentName, SEGMENTS } from '../../campaigns/eligibility/segment.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
 import { listTemplates } from '../../mail/render.js';
