@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import { temporaryAccountsTotal } from '../metrics.js';
@@ -92,29 +92,50 @@ interface BatchRow {
  */
 async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: Cursor | null, limit: number): Promise<BatchRow> {
   const cutoff = expiryCutoffSql(ctx.asOf, window);
-  const after = cursor === null ? sql`TRUE` : sql`(u.created_at, u.id) > (${cursor.createdAt}::timestamptz, ${cursor.id}::bigint)`;
   const { rows } = await sql<BatchRow>`
-    WITH batch AS (
+    WITH ${nextDueBatch(cutoff, cursor, limit)},
+    ${expireAndRevoke(ctx.asOf, cutoff)},
+    ${auditExpiries(ctx.runId)},
+    ${batchTotals()},
+    ${recordProgress(ctx.runId)}
+    SELECT last, last_created_at, expired, sessions, tokens FROM totals`.execute(ctx.conn);
+  const row = rows[0];
+  if (!row) throw new Error('the expiry batch statement returned no row');
+  return row;
+}
+
+/** CTE `batch`: the next `limit` due accounts after the cursor, in the index's (created_at, id) order. */
+function nextDueBatch(cutoff: RawBuilder<Date>, cursor: Cursor | null, limit: number): RawBuilder<unknown> {
+  const after = cursor === null ? sql`TRUE` : sql`(u.created_at, u.id) > (${cursor.createdAt}::timestamptz, ${cursor.id}::bigint)`;
+  return sql`batch AS (
       SELECT u.id, u.created_at FROM users u
       WHERE u.is_temporary AND u.expired_at IS NULL AND u.created_at <= ${cutoff} AND ${after}
       ORDER BY u.created_at, u.id
       LIMIT ${limit}
-    ),
-    expired AS (
-      UPDATE users u SET expired_at = ${ctx.asOf}
+    )`;
+}
+
+/**
+ * CTEs `expired`, `revoked_sessions`, `revoked_tokens`, `counted`: expire the
+ * batch (re-checking the whole condition), revoke the open sessions and
+ * tokens of the accounts expired, and count them per account.
+ */
+function expireAndRevoke(asOf: Date, cutoff: RawBuilder<Date>): RawBuilder<unknown> {
+  return sql`expired AS (
+      UPDATE users u SET expired_at = ${asOf}
       FROM batch b
       WHERE u.id = b.id
         AND u.is_temporary AND u.expired_at IS NULL AND u.created_at <= ${cutoff}
       RETURNING u.id
     ),
     revoked_sessions AS (
-      UPDATE sessions s SET revoked_at = ${ctx.asOf}
+      UPDATE sessions s SET revoked_at = ${asOf}
       FROM expired e
       WHERE s.user_id = e.id AND s.revoked_at IS NULL
       RETURNING s.user_id
     ),
     revoked_tokens AS (
-      UPDATE api_tokens t SET revoked_at = ${ctx.asOf}
+      UPDATE api_tokens t SET revoked_at = ${asOf}
       FROM expired e
       WHERE t.user_id = e.id AND t.revoked_at IS NULL
       RETURNING t.user_id
@@ -124,14 +145,22 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: Curso
       FROM expired e
       LEFT JOIN (SELECT user_id, count(*) AS n FROM revoked_sessions GROUP BY user_id) rs ON rs.user_id = e.id
       LEFT JOIN (SELECT user_id, count(*) AS n FROM revoked_tokens GROUP BY user_id) rt ON rt.user_id = e.id
-    ),
-    audited AS (
+    )`;
+}
+
+/** CTE `audited`: one audit row per expired account, shaped as `recordAudit` writes it. */
+function auditExpiries(runId: string): RawBuilder<unknown> {
+  return sql`audited AS (
       INSERT INTO audit_log (actor, action, user_id, reason, details)
       SELECT 'sweep', 'account.expired', c.id, 'temporary_account_ttl',
-             jsonb_build_object('runId', ${Number(ctx.runId)}::bigint, 'sessionsRevoked', c.sessions, 'tokensRevoked', c.tokens)
+             jsonb_build_object('runId', ${Number(runId)}::bigint, 'sessionsRevoked', c.sessions, 'tokensRevoked', c.tokens)
       FROM counted c
-    ),
-    last_of_batch AS (
+    )`;
+}
+
+/** CTEs `last_of_batch`, `totals`: the batch's new cursor (null when nothing was left) and its counts. */
+function batchTotals(): RawBuilder<unknown> {
+  return sql`last_of_batch AS (
       SELECT b.id, to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at
       FROM batch b ORDER BY b.created_at DESC, b.id DESC LIMIT 1
     ),
@@ -143,8 +172,12 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: Curso
         coalesce(sum(c.sessions), 0)::int AS sessions,
         coalesce(sum(c.tokens), 0)::int AS tokens
       FROM counted c
-    ),
-    progress AS (
+    )`;
+}
+
+/** CTE `progress`: adds the batch to the run's progress row; the longest batch is the statement's own duration. */
+function recordProgress(runId: string): RawBuilder<unknown> {
+  return sql`progress AS (
       UPDATE sweep_runs r SET
         processed = r.processed + t.expired,
         sessions_revoked = r.sessions_revoked + t.sessions,
@@ -153,12 +186,8 @@ async function expireBatch(ctx: SweepContext, window: SweepWindow, cursor: Curso
         cursor = t.last,
         longest_batch_ms = greatest(r.longest_batch_ms, (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int)
       FROM totals t
-      WHERE r.id = ${ctx.runId}::bigint AND t.last IS NOT NULL
-    )
-    SELECT last, last_created_at, expired, sessions, tokens FROM totals`.execute(ctx.conn);
-  const row = rows[0];
-  if (!row) throw new Error('the expiry batch statement returned no row');
-  return row;
+      WHERE r.id = ${runId}::bigint AND t.last IS NOT NULL
+    )`;
 }
 
 async function countDue(ctx: SweepContext, window: SweepWindow): Promise<ExpireResult> {

@@ -9,7 +9,8 @@ import { newVerificationTokens } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { asError, finishJob, JobState, recordSends, type DeliveryContext, type DeliveryOutcome } from './delivery-job.js';
 import { handleSendError, settleUnclaimable, skipReasonOf } from './delivery-outcomes.js';
-import { claimAll, type RecipientFacts } from './eligibility.js';
+import { claimAll } from './eligibility/claim.js';
+import type { RecipientFacts } from './eligibility/recipient-facts.js';
 import { finishRow, returnToQueue } from './ledger.js';
 import { renderCampaignMessage } from './message.js';
 

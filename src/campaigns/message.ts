@@ -42,3 +42,27 @@ export function externalLinksOf(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY
   const message = renderCampaignMessage(config, template, SAMPLE_RECIPIENT, sampleToken(now, config.VERIFY_TOKEN_TTL_HOURS));
   return findExternalLinks(message, config.PUBLIC_BASE_URL);
 }
+
+/**
+ * Campaign mail carries no link except to the site itself: a template that
+ * links elsewhere is refused unless the campaign allows it explicitly.
+ */
+export class ExternalLinksError extends Error {
+  constructor(
+    readonly template: string,
+    readonly baseUrl: string,
+    readonly links: readonly string[],
+  ) {
+    super(
+      `template "${template}" links outside PUBLIC_BASE_URL (${baseUrl}): ${links.join(', ')}\n` +
+        'Campaign mail should link only to the site itself; allow external links for this campaign if these links are intended.',
+    );
+    this.name = 'ExternalLinksError';
+  }
+}
+
+/** Throws ExternalLinksError when `template` links anywhere but PUBLIC_BASE_URL. */
+export function refuseExternalLinks(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>, template: string, now: Date): void {
+  const external = externalLinksOf(config, template, now);
+  if (external.length > 0) throw new ExternalLinksError(template, config.PUBLIC_BASE_URL, external);
+}

@@ -6,24 +6,29 @@ import { projectedDays, projectedFinish } from './budget.js';
 import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput } from './campaigns.js';
 import { enqueueSendsAgain } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
-import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
+import { refuseExternalLinks, renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
 import { queueFirstTick, scheduleCampaign, unscheduleCampaign } from './schedule.js';
-import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './segment.js';
+import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './eligibility/segment.js';
 import { skipUnsentRows } from './ledger.js';
 
 /**
  * What operators do to campaigns: create (and schedule), preview, pause,
- * resume and cancel. The CLI and the admin API call these; input has been
- * validated by then.
+ * resume and cancel. The CLI (and the dev stack's demo campaign) call these;
+ * the admin API only reads summaries. Input has been validated by then.
  */
 
-/** Creates a campaign and registers its schedule; with dryRun only counts who it would reach. */
+/**
+ * Creates a campaign and registers its schedule; with dryRun only counts who
+ * it would reach. Either way a template linking outside the site is refused
+ * (ExternalLinksError) unless the input allows external links.
+ */
 export async function createCampaign(
   app: App,
   input: Omit<NewCampaignInput, 'eligibleAtCreate'>,
   options: { dryRun: boolean },
 ): Promise<{ campaign: Campaign | null; eligible: number }> {
   const now = app.clock();
+  if (!input.allowExternalLinks) refuseExternalLinks(app.config, input.template, now);
   if (options.dryRun) return { campaign: null, eligible: await countSegment(app.db, '0') };
   const draft = await app.db.transaction().execute(async (trx) => {
     const inserted = await insertCampaign(trx, { ...input, eligibleAtCreate: 0 }, now);

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { budgetTargetByNow, tickAllowance, utcDay } from './budget.js';
-import { segmentQuery } from './segment.js';
+import { segmentQuery } from './eligibility/segment.js';
 
 /**
  * The planner writes the send ledger and tops the send queue up from it.

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Campaign, CampaignStatus, Database } from '../db/database.js';
 import { findCampaign, listCampaigns } from './campaigns.js';
-import { countSegment } from './segment.js';
+import { countSegment } from './eligibility/segment.js';
 
 /**
  * The campaign funnel, as `campaign show --json` and the admin API give it.

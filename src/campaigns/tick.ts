@@ -5,7 +5,7 @@ import { enqueueSends } from './enqueue.js';
 import { countUnfinishedRows, planCampaign, queueTodaysShare, releaseStaleQueuedRows } from './planner.js';
 import { enforceReputationGuard } from './reputation.js';
 import { unscheduleCampaign } from './schedule.js';
-import { countSegment } from './segment.js';
+import { countSegment } from './eligibility/segment.js';
 
 /** What one tick did, for the job's log line and for tests. */
 export interface TickResult {

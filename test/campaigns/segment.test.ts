@@ -2,7 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { insertCampaign } from '../../src/campaigns/campaigns.js';
 import { planBatch, planCampaign } from '../../src/campaigns/planner.js';
-import { countSegment, segmentBreakdown, segmentQuery } from '../../src/campaigns/segment.js';
+import { countSegment, segmentBreakdown, segmentQuery } from '../../src/campaigns/eligibility/segment.js';
 import { useTestEnv } from '../helpers/env.js';
 import { eligiblePeople, insertPeople } from './helpers.js';
 

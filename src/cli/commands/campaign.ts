@@ -1,11 +1,11 @@
 import { createApp, type App } from '../../app/app.js';
 import { isValidCron } from '../../campaigns/budget.js';
 import { CampaignNotFoundError, CampaignStateError, getCampaign } from '../../campaigns/campaigns.js';
-import { describeList, describePreview, describeSummary } from '../../campaigns/describe.js';
+import { describeList, describePreview, describeSummary } from './describe-campaign.js';
 import { firstTickWarning } from '../../campaigns/first-tick.js';
-import { externalLinksOf } from '../../campaigns/message.js';
+import { ExternalLinksError } from '../../campaigns/message.js';
 import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeCampaign } from '../../campaigns/operations.js';
-import { isSegmentName, SEGMENTS } from '../../campaigns/segment.js';
+import { isSegmentName, SEGMENTS } from '../../campaigns/eligibility/segment.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
 import { listTemplates } from '../../mail/render.js';
@@ -117,15 +117,14 @@ async function create(argv: string[]): Promise<number> {
 
   return withApp(async (app) => {
     const startsAt = startsAtFlag ?? app.clock();
-    const external = externalLinksOf(app.config, values.template, app.clock());
-    if (external.length > 0 && !allowExternalLinks) {
+    const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks };
+    const { campaign, eligible } = await createCampaign(app, input, { dryRun }).catch((error: unknown) => {
+      if (!(error instanceof ExternalLinksError)) throw error;
       throw new UsageError(
-        `template "${values.template}" links outside PUBLIC_BASE_URL (${app.config.PUBLIC_BASE_URL}): ${external.join(', ')}\n` +
+        `template "${error.template}" links outside PUBLIC_BASE_URL (${error.baseUrl}): ${error.links.join(', ')}\n` +
           'Campaign mail should link only to the site itself; pass --allow-external-links if these links are intended.',
       );
-    }
-    const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks };
-    const { campaign, eligible } = await createCampaign(app, input, { dryRun });
+    });
     const warning = campaign ? await firstTickWarning(app, { status: campaign.status, startsAt }) : undefined;
     const result = { id: campaign?.id ?? null, status: campaign?.status ?? null, eligible, dryRun, ...(warning ? { warning } : {}) };
     printResult(values.json, result, () =>

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type QueryCreator } from 'kysely';
-import type { Database } from '../db/database.js';
+import type { Database } from '../../db/database.js';
 
 /**
  * The segment `unverified-role-holders`: active, non-temporary users whose
@@ -9,7 +9,8 @@ import type { Database } from '../db/database.js';
  * campaign's ledger. One set-based query: it walks
  * emails_unverified_primary_idx in user order (so keyset pagination by user id
  * is an index range scan) and probes users, roles, suppressions and the ledger
- * by their unique indexes.
+ * by their unique indexes. The same rule is checked again per send, on the
+ * facts as they are then (./recipient-facts.ts, ineligibilityReason).
  */
 
 export const SEGMENTS = ['unverified-role-holders'] as const;

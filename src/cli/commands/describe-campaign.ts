@@ -1,5 +1,5 @@
-import type { CampaignPreview } from './operations.js';
-import type { CampaignSummary } from './summary.js';
+import type { CampaignPreview } from '../../campaigns/operations.js';
+import type { CampaignSummary } from '../../campaigns/summary.js';
 
 /** Human-readable text of campaign summaries and previews for the CLI. */
 
