@@ -7,7 +7,7 @@ import { jobs } from '../../jobs/registry.js';
 import type { App } from '../../src/app/app.js';
 import { startJobWorkers } from '../../src/app/processing.js';
 import { enqueueSends } from '../../src/campaigns/enqueue.js';
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken } from '../../src/campaigns/message.js';
 import { queueTodaysShare } from '../../src/campaigns/planner.js';
 import { SEND_SLOTS } from '../../src/pace/pace.js';

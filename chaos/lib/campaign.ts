@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { sql } from 'kysely';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../../src/app/app.js';
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { loadConfig } from '../../src/config.js';
 import type { Db } from '../../src/db/connect.js';
 import { createLogger } from '../../src/logger.js';

@@ -1,4 +1,4 @@
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { randomBetween, runCampaignScenario } from '../lib/campaign-run.js';
 import { sleep } from '../lib/processes.js';
 import type { Scenario } from '../lib/types.js';

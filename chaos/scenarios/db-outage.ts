@@ -1,4 +1,4 @@
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import { sleep, waitFor, type ReverifyProcess } from '../lib/processes.js';
 import { adminQuery } from '../lib/scratch.js';

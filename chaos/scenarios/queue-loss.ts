@@ -1,4 +1,4 @@
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { runReconcile } from '../lib/campaign.js';
 import { runCampaignScenario } from '../lib/campaign-run.js';
 import { insertDueTemporaryAccounts, sweepLeftovers } from '../lib/accounts.js';

@@ -1,4 +1,4 @@
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { runCampaignScenario, type CampaignRunResult } from '../lib/campaign-run.js';
 import { waitFor } from '../lib/processes.js';
 import { keysPerNode, startRedisCluster } from '../lib/redis-cluster.js';

@@ -11,7 +11,7 @@ import { asError, finishJob, JobState, recordSends, type DeliveryContext, type D
 import { handleSendError, settleUnclaimable, skipReasonOf } from './delivery-outcomes.js';
 import { claimAll } from './eligibility/claim.js';
 import type { RecipientFacts } from './eligibility/recipient-facts.js';
-import { finishRow, returnToQueue } from './ledger.js';
+import { finishRow, returnToQueue } from './ledger/ledger.js';
 import { renderCampaignMessage } from './message.js';
 
 export type { DeliveryContext, DeliveryOutcome } from './delivery-job.js';

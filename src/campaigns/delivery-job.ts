@@ -6,7 +6,7 @@ import { campaignMessagesTotal } from '../metrics.js';
 import { THROTTLE_BACKOFF_MS } from '../pace/pace.js';
 import type { SendGate } from '../pace/send-gate.js';
 import { QUEUE_NAMES } from '../queue/names.js';
-import { recordAllSent, type SentRecord } from './ledger.js';
+import { recordAllSent, type SentRecord } from './ledger/ledger.js';
 
 /** What became of one ledger row in a send job. */
 export type DeliveryOutcome =

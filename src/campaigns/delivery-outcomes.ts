@@ -7,7 +7,7 @@ import { utcDay } from './budget.js';
 import { pauseAllCampaigns } from './campaigns.js';
 import type { DeliveryContext, DeliveryOutcome, JobState } from './delivery-job.js';
 import { ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility/recipient-facts.js';
-import { finishRow, releaseToPending, returnToQueue } from './ledger.js';
+import { finishRow, releaseToPending, returnToQueue } from './ledger/ledger.js';
 
 /** How a row that is not sent, or whose send failed, is settled in the ledger. */
 

@@ -9,7 +9,7 @@ import { releaseStaleQueuedRows } from './planner.js';
 import { refuseExternalLinks, renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
 import { queueFirstTick, scheduleCampaign, unscheduleCampaign } from './schedule.js';
 import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './eligibility/segment.js';
-import { skipUnsentRows } from './ledger.js';
+import { skipUnsentRows } from './ledger/ledger.js';
 
 /**
  * What operators do to campaigns: create (and schedule), preview, pause,

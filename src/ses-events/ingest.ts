@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { ledgerRowMatch, ledgerUpdateFromEvent, type LedgerEffect } from '../campaigns/ledger-events.js';
+import { ledgerRowMatch, ledgerUpdateFromEvent, type LedgerEffect } from '../campaigns/ledger/ledger-events.js';
 import type { Database, UnverifyReason } from '../db/database.js';
 import { preparedDb } from '../db/connect.js';
 import { suppressionRank } from '../mail/suppressions.js';

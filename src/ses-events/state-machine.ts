@@ -1,4 +1,4 @@
-import type { LedgerEffect } from '../campaigns/ledger-events.js';
+import type { LedgerEffect } from '../campaigns/ledger/ledger-events.js';
 import type { UnverifyReason } from '../db/database.js';
 import type { SuppressionReason } from '../mail/suppressions.js';
 import { bouncesInStretch, countAfterDelivery, isBefore, latestAppliedDelivery } from './bounce-count.js';

@@ -7,7 +7,7 @@ import { sendEmailJob } from '../../jobs/send-email.js';
 import type { App } from '../../src/app/app.js';
 import { deliverCampaignBatch } from '../../src/campaigns/deliver.js';
 import { sendJobId } from '../../src/campaigns/enqueue.js';
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
 import { SendGate, sendGateKey } from '../../src/pace/send-gate.js';
 import { getCampaignSummary } from '../../src/campaigns/summary.js';

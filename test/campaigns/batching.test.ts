@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { utcDay } from '../../src/campaigns/budget.js';
 import { claimAll, claimRecipients, type ClaimRequest } from '../../src/campaigns/eligibility/claim.js';
-import { recordAllSent } from '../../src/campaigns/ledger.js';
+import { recordAllSent } from '../../src/campaigns/ledger/ledger.js';
 import { pauseCampaign } from '../../src/campaigns/operations.js';
 import { preparedDb } from '../../src/db/connect.js';
 import { newVerificationToken } from '../../src/verification/tokens.js';

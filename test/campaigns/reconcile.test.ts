@@ -9,7 +9,7 @@ import { hasSchedule, restoreCampaignSchedules, schedulerId } from '../../src/ca
 import { getCampaignSummary } from '../../src/campaigns/summary.js';
 import { runCampaignTick } from '../../src/campaigns/tick.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { useTestEnv } from '../helpers/env.js';
 import { campaignForNewPeople, FakeSes } from './helpers.js';
 

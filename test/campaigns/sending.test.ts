@@ -9,7 +9,7 @@ import { useSesClient } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { startJobWorkers } from '../../src/app/processing.js';
 import type { RunningWorkers } from '../../src/queue/worker.js';
-import { countRowsByStatus } from '../../src/campaigns/ledger.js';
+import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
 import { peakInWindow } from '../../src/pace/sliding-window.js';
 import { useTestEnv } from '../helpers/env.js';
 import { campaignForNewPeople, eligiblePeople, FakeSes, startLocalSes, waitFor } from './helpers.js';

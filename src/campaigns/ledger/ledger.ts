@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import { Coalescer, coalescerPer } from '../db/coalesce.js';
-import { preparedDb } from '../db/connect.js';
-import type { Database, RecipientStatus } from '../db/database.js';
+import { Coalescer, coalescerPer } from '../../db/coalesce.js';
+import { preparedDb } from '../../db/connect.js';
+import type { Database, RecipientStatus } from '../../db/database.js';
 
 /**
  * Compare-and-set moves of one ledger row. Each names the state it expects,
