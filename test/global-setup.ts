@@ -48,8 +48,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     redisUrl = container.getConnectionUrl();
   }
 
-  // Named per run and project, so several runs (developers, CI) and the two projects never collide.
-  const template = templateDatabaseName(process.pid, project.name);
+  // Named per run, so several runs (developers, CI) never collide; vitest 5 sets up once for both
+  // projects (name ""), and a runner that set each project up apart would get a template each.
+  const template = templateDatabaseName(process.pid, project.name || 'all');
   await buildTemplate(adminUrl, template);
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('redisUrl', redisUrl);
