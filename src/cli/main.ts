@@ -1,3 +1,4 @@
+import { UnsupportedPostgresVersionError } from 'bullmq';
 import { ConfigError } from '../config.js';
 import { QueueBackendError } from '../queue/backend.js';
 import { UsageError } from './commands/command.js';
@@ -43,6 +44,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof UnsupportedPostgresVersionError) {
+      // A producer's queue met the old server before any prepare(): the same advice as QueueBackendError's.
+      process.stderr.write(`reverify: QUEUE_BACKEND=postgres needs PostgreSQL 13 or newer for its queues; this server is older.\nUpgrade that server, point QUEUE_DATABASE_URL at a newer one, or use QUEUE_BACKEND=redis.\n`);
+      process.exitCode = 2;
+      return;
+    }
     if (error instanceof ConfigError || error instanceof UsageError || error instanceof QueueBackendError) {
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 2;

@@ -145,7 +145,11 @@ export class PostgresQueueBackend implements QueueBackend {
     this.location = `PostgreSQL ${where.host}${where.pathname} in schema ${this.schema} (queue prefix ${config.QUEUE_PREFIX})`;
   }
 
-  /** BullMQ's connection settings: the schema pinned, its migrations run by prepare() first. */
+  /**
+   * BullMQ's connection settings: the schema pinned; `migrate` too, for a
+   * producer (a CLI command) that never calls prepare() (idempotent, under
+   * BullMQ's advisory lock).
+   */
   private connection(max: number) {
     return { connectionString: this.url, schema: this.schema, max, keepAlive: true, migrate: true };
   }
@@ -212,6 +216,7 @@ export class PostgresQueueBackend implements QueueBackend {
     }
   }
 
+  /** Not tracked on PostgreSQL: a scrape asks and times out (2 s) instead. */
   isConnected(): boolean {
     return true;
   }
