@@ -15,7 +15,16 @@ export async function loseQueueStore(env: TestEnv): Promise<void> {
   const client = new pg.Client({ connectionString: env.databaseUrl });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${queueSchemaName(env.queuePrefix)}" CASCADE`);
+    // A running worker's statements lock the same tables: PostgreSQL may pick the DROP as a deadlock's victim; drop again.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS "${queueSchemaName(env.queuePrefix)}" CASCADE`);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   } finally {
     await client.end();
   }
