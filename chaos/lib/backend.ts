@@ -32,12 +32,25 @@ export async function losePostgresQueueStore(db: Db, prefix: string, how: Postgr
     ? Number((await sql<{ n: string }>`SELECT count(*)::text AS n FROM ${sql.id(schema, 'job')}`.execute(db)).rows[0]!.n)
     : 0;
   if (how === 'drop-schema') {
-    await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db);
+    await retryingDeadlocks(() => sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db));
     return `schema ${schema} dropped (${tables.length} tables, ${jobs} jobs)`;
   }
   const emptied = tables.filter((table) => table.name !== 'migration');
-  await sql`TRUNCATE ${sql.join(emptied.map((table) => sql.id(schema, table.name)))} CASCADE`.execute(db);
+  await retryingDeadlocks(() => sql`TRUNCATE ${sql.join(emptied.map((table) => sql.id(schema, table.name)))} CASCADE`.execute(db));
   return `${emptied.length} tables of schema ${schema} truncated (${jobs} jobs)`;
+}
+
+/** Runs `statement` again when PostgreSQL picks it as a deadlock's victim (the workers' statements lock the same tables). */
+async function retryingDeadlocks(statement: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await statement();
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 /** The job schedulers of the PostgreSQL queue store of `prefix`, as "queue/id" (none when its schema or table is gone). */
