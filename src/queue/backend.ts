@@ -57,6 +57,14 @@ export interface QueueBackend {
   close(): Promise<void>;
 }
 
+/** `url` without its user and password: where the queues are may be logged and printed, their secrets never. */
+export function withoutCredentials(url: string): URL {
+  const where = new URL(url);
+  where.username = '';
+  where.password = '';
+  return where;
+}
+
 /** The queue store cannot hold reverify's queues (e.g. too old a PostgreSQL); the message says what to change. Exit code 2. */
 export class QueueBackendError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

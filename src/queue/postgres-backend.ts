@@ -12,7 +12,7 @@ import {
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { QueueBackendError, type DependencyState, type PaceStore, type Processor, type QueueBackend, type WorkerSettings } from './backend.js';
+import { QueueBackendError, withoutCredentials, type DependencyState, type PaceStore, type Processor, type QueueBackend, type WorkerSettings } from './backend.js';
 import type { QueueName } from './names.js';
 import { withTimeout } from './timeout.js';
 
@@ -139,9 +139,7 @@ export class PostgresQueueBackend implements QueueBackend {
     this.pool = new pg.Pool({ connectionString: this.url, max: 4, keepAlive: true, application_name: 'reverify-queue' });
     this.pool.on('error', (error) => log.debug({ err: error }, 'queue database connection error'));
     this.pace = new PostgresPaceStore(this, this.pool, `"${this.schema}".reverify_send_pace`);
-    const where = new URL(this.url);
-    where.username = '';
-    where.password = '';
+    const where = withoutCredentials(this.url);
     this.location = `PostgreSQL ${where.host}${where.pathname} in schema ${this.schema} (queue prefix ${config.QUEUE_PREFIX})`;
   }
 

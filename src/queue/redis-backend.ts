@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Queue, Worker, type DefaultJobOptions } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { DependencyState, PaceStore, Processor, QueueBackend, WorkerSettings } from './backend.js';
+import { withoutCredentials, type DependencyState, type PaceStore, type Processor, type QueueBackend, type WorkerSettings } from './backend.js';
 import { createRedis, type RedisConnection } from './connection.js';
 import type { QueueName } from './names.js';
 import { withTimeout } from './timeout.js';
@@ -53,10 +53,7 @@ export class RedisQueueBackend implements QueueBackend {
     // A Redis outage is reported by /readyz and the jobs that fail; it must not crash the process.
     this.redis.on('error', (error) => log.debug({ err: error }, 'redis connection error'));
     this.pace = new RedisPaceStore(this.redis);
-    const where = new URL(config.REDIS_URL);
-    where.username = '';
-    where.password = '';
-    this.location = `Redis${config.REDIS_CLUSTER ? ' Cluster' : ''} ${where.toString()} under prefix ${config.QUEUE_PREFIX}`;
+    this.location = `Redis${config.REDIS_CLUSTER ? ' Cluster' : ''} ${withoutCredentials(config.REDIS_URL).toString()} under prefix ${config.QUEUE_PREFIX}`;
   }
 
   newQueue(name: QueueName, defaultJobOptions: DefaultJobOptions): Queue {
