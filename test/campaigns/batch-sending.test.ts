@@ -82,7 +82,8 @@ async function statuses(rows: readonly string[]): Promise<string[]> {
 
 describe('send jobs of many rows', () => {
   it('go out as jobs of 16 rows, every person mailed once, never more than 16 sends in flight', async () => {
-    const ses = new SlowSes(() => 15);
+    // Each send takes 50 ms, long enough that the jobs overlap however slowly a backend hands them out.
+    const ses = new SlowSes(() => 50);
     const app = fastApp(ses);
     const { campaignId, rows } = await queuedRows(app, 'batch-all', 40);
     const send = app.queues.get(QUEUE_NAMES.send);
