@@ -69,6 +69,19 @@ const schema = z
       .string()
       .default('*/10 * * * *')
       .refine((expr) => isValidCron(expr), { message: 'must be a cron expression such as "*/10 * * * *"' }),
+    SES_SEND_EVENTS: z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false (true only once the configuration set publishes Send events to the webhook)' })
+      .default('false')
+      .transform((value) => value === 'true' || value === '1'),
+    UNKNOWN_OUTCOME_WAIT_MINUTES: z.coerce
+      .number({ error: 'must be a whole number of minutes' })
+      .int('must be a whole number of minutes')
+      .min(
+        5,
+        'must be at least 5: SES can take minutes to publish a Send event, and a row resent before its event arrives is a person mailed twice',
+      )
+      .default(30),
+    CAMPAIGN_COOLDOWN_DAYS: z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(0, 'must be 0 (no cooldown) or more').default(30),
     REPUTATION_MIN_SAMPLE: positiveInt(200),
     REPUTATION_MAX_BOUNCE_RATE: z.coerce.number().min(0).max(1).default(0.05),
     REPUTATION_MAX_COMPLAINT_RATE: z.coerce.number().min(0).max(1).default(0.001),

@@ -11,7 +11,7 @@ export async function newCampaign(db: Db, name: string, perDay = 200, schedule =
   const now = new Date();
   const campaign = await insertCampaign(
     db,
-    { name, template: 'reverify-email', segment: 'unverified-role-holders', perDay, schedule, startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0 },
+    { name, template: 'reverify-email', segment: 'unverified-role-holders', perDay, schedule, startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0, cooldownDays: 30 },
     now,
   );
   return campaign.id;

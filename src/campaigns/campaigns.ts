@@ -13,6 +13,8 @@ export interface NewCampaignInput {
   startsAt: Date;
   allowExternalLinks: boolean;
   eligibleAtCreate: number;
+  /** CAMPAIGN_COOLDOWN_DAYS at creation; null when created with --ignore-cooldown. */
+  cooldownDays: number | null;
 }
 
 /** An operation that does not fit the campaign's state; the message says what state it is in. */
@@ -45,6 +47,7 @@ export async function insertCampaign(db: Kysely<Database>, input: NewCampaignInp
       status: 'draft',
       allow_external_links: input.allowExternalLinks,
       eligible_at_create: input.eligibleAtCreate,
+      cooldown_days: input.cooldownDays,
       created_at: now,
       updated_at: now,
     })

@@ -29,8 +29,10 @@ export type { DeliveryContext, DeliveryOutcome } from './delivery-job.js';
  * records of a process share statements either way (src/db/coalesce.ts).
  *
  * A row that cannot be claimed is settled by what it is (delivery-outcomes.ts);
- * one found `sending` was claimed by a process that died around SendEmail,
- * and is failed as `unknown_outcome_after_crash`, never sent again. Every row
+ * one found `sending` was claimed by a process that died around SendEmail:
+ * with SES_SEND_EVENTS it waits as `unconfirmed` for SES's events (resent
+ * once if none comes in time), without them it is failed as
+ * `unknown_outcome_after_crash`, never sent again. Every row
  * is settled before the job ends: a throttled, failing or stopped send puts
  * its row back to queued, and the job is retried (or rate limited), its next
  * run claiming only the rows still queued.
@@ -149,7 +151,8 @@ async function sendRow(batch: Batch, i: number, facts: RecipientFacts): Promise<
     const messageId = await sendMessage(batch.ctx.ses, app.config, {
       to: facts.plannedEmail,
       message,
-      tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign' },
+      // attempt: an SES event for an attempt given up on is told apart from the resend's (ledger-events.ts).
+      tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign', attempt: String(facts.attempts) },
       // Checked again where the request leaves: a cold SDK's first send
       // can lose tens of milliseconds after the check above.
       beforeWire: schedule ? () => schedule.confirm(i) : undefined,

@@ -8,6 +8,7 @@ import { pauseAllCampaigns } from './campaigns.js';
 import type { DeliveryContext, DeliveryOutcome, JobState } from './delivery-job.js';
 import { ineligibilityReason, loadRecipientFacts, type RecipientFacts } from './eligibility/recipient-facts.js';
 import { finishRow, releaseToPending, returnToQueue } from './ledger/ledger.js';
+import { markUnconfirmed } from './ledger/unconfirmed.js';
 
 /** How a row that is not sent, or whose send failed, is settled in the ledger. */
 
@@ -77,9 +78,15 @@ export function skipReasonOf(facts: RecipientFacts): string | null {
 /** A row the fast path could not claim: find out why and settle it. */
 export async function settleUnclaimable(app: App, recipientId: string, now: Date): Promise<DeliveryOutcome> {
   const { db } = app;
-  const facts = await loadRecipientFacts(db, recipientId);
+  const facts = await loadRecipientFacts(db, recipientId, now);
   if (!facts) return 'missing';
   if (facts.status === 'sending') {
+    if (app.config.SES_SEND_EVENTS) {
+      // SES's Send event (or a later one) will say whether it took the message; reconcile resends it if none comes.
+      const waiting = await markUnconfirmed(db, recipientId, now);
+      if (waiting) app.log.warn({ recipientId }, 'ledger row was left sending by a process that died; waiting for an SES event to say whether SES took it');
+      return 'unknown_outcome';
+    }
     const marked = await finishRow(db, recipientId, 'failed', 'unknown_outcome_after_crash', ['sending'], now);
     if (marked) app.log.warn({ recipientId }, 'ledger row was left sending by a process that died; SES may have taken it, not resending');
     return 'unknown_outcome';

@@ -17,24 +17,34 @@ import { skipUnsentRows } from './ledger/ledger.js';
  * the admin API only reads summaries. Input has been validated by then.
  */
 
+/** What creating a campaign takes: its fields, and whether it leaves out people other campaigns mailed lately. */
+export type CreateCampaignInput = Omit<NewCampaignInput, 'eligibleAtCreate' | 'cooldownDays'> & {
+  /** Include people another campaign mailed within CAMPAIGN_COOLDOWN_DAYS (`--ignore-cooldown`, API `ignoreCooldown`). */
+  ignoreCooldown?: boolean;
+};
+
 /**
  * Creates a campaign and registers its schedule; with dryRun only counts who
  * it would reach. Either way a template linking outside the site is refused
- * (ExternalLinksError) unless the input allows external links.
+ * (ExternalLinksError) unless the input allows external links. The campaign
+ * keeps CAMPAIGN_COOLDOWN_DAYS as it is now (none with ignoreCooldown): a
+ * later change of the setting applies to campaigns created after it.
  */
 export async function createCampaign(
   app: App,
-  input: Omit<NewCampaignInput, 'eligibleAtCreate'>,
+  input: CreateCampaignInput,
   options: { dryRun: boolean },
 ): Promise<{ campaign: Campaign | null; eligible: number }> {
   const now = app.clock();
   if (!input.allowExternalLinks) refuseExternalLinks(app.config, input.template, now);
-  if (options.dryRun) return { campaign: null, eligible: await countSegment(app.db, '0') };
+  const { ignoreCooldown = false, ...fields } = input;
+  const cooldownDays = ignoreCooldown || app.config.CAMPAIGN_COOLDOWN_DAYS === 0 ? null : app.config.CAMPAIGN_COOLDOWN_DAYS;
+  if (options.dryRun) return { campaign: null, eligible: await countSegment(app.db, '0', { days: cooldownDays, now }) };
   const draft = await app.db.transaction().execute(async (trx) => {
-    const inserted = await insertCampaign(trx, { ...input, eligibleAtCreate: 0 }, now);
+    const inserted = await insertCampaign(trx, { ...fields, eligibleAtCreate: 0, cooldownDays }, now);
     const eligible = await countSegment(trx, inserted.id);
     await trx.updateTable('campaigns').set({ eligible_at_create: eligible }).where('id', '=', inserted.id).execute();
-    await recordAudit(trx, { actor: 'cli', action: 'campaign.created', details: { campaignId: inserted.id, name: input.name, eligible } });
+    await recordAudit(trx, { actor: 'cli', action: 'campaign.created', details: { campaignId: inserted.id, name: input.name, eligible, cooldownDays } });
     return { ...inserted, eligible_at_create: eligible };
   });
   // A failure here leaves a draft an operator can see (and cancel); nothing would tick it.

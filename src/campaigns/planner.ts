@@ -26,7 +26,7 @@ export async function planBatch(
 ): Promise<{ covered: number; lastUserId: string | null }> {
   return db.transaction().execute(async (trx) => {
     const row = await trx
-      .with('batch', (qc) => segmentQuery(qc, campaignId, afterUserId).orderBy('e.user_id').limit(batchSize))
+      .with('batch', (qc) => segmentQuery(qc, campaignId, afterUserId, { now }).orderBy('e.user_id').limit(batchSize))
       .with('inserted', (qc) =>
         qc
           .insertInto('campaign_recipients')
@@ -156,13 +156,13 @@ export async function queueTodaysShare(
   });
 }
 
-/** Rows of a campaign not yet final (pending, queued or sending). */
+/** Rows of a campaign not yet final (pending, queued, sending, or unconfirmed: waiting for SES's events). */
 export async function countUnfinishedRows(db: Kysely<Database>, campaignId: string): Promise<number> {
   const row = await db
     .selectFrom('campaign_recipients')
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('campaign_id', '=', campaignId)
-    .where('status', 'in', ['pending', 'queued', 'sending'])
+    .where('status', 'in', ['pending', 'queued', 'sending', 'unconfirmed'])
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -2,16 +2,22 @@ import type { App } from '../app/app.js';
 import { QUEUE_NAMES } from '../queue/names.js';
 import { utcDay } from './budget.js';
 import { enqueueSendsAgain, recipientIdsOf } from './enqueue.js';
+import { finishRow } from './ledger/ledger.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { restoreCampaignSchedules } from './schedule.js';
+import { markUnconfirmed } from './ledger/unconfirmed.js';
+import { resolveExpiredUnconfirmed } from './unconfirmed-outcomes.js';
 
 /**
  * Reconcile rebuilds the queue from the ledger, so losing the queue store loses no
  * work: every queued row of a running campaign whose send job is gone gets
  * it back (same deterministic id), rows queued for a past day go back to
  * pending for a new day's budget, rows stuck in `sending` long after their
- * job vanished are failed as `unknown_outcome_after_crash` (SES may have taken
- * them: never resent), and missing campaign schedules are registered again.
+ * job vanished have an unknown outcome (SES may have taken them), and missing
+ * campaign schedules are registered again. An unknown outcome waits as
+ * `unconfirmed` for SES's events when SES_SEND_EVENTS=true, and is settled
+ * here once its wait is over (./unconfirmed-outcomes.ts); without Send events
+ * it is failed as `unknown_outcome_after_crash`, never resent.
  */
 
 export interface ReconcileResult {
@@ -19,8 +25,12 @@ export interface ReconcileResult {
   requeued: number;
   /** Rows queued for an earlier day, put back to pending. */
   released: number;
-  /** Rows left `sending` by a dead process, failed for an operator to judge. */
+  /** Rows left `sending` by a dead process, failed for an operator to judge (SES_SEND_EVENTS off, or its wait over with it turned off since). */
   unknownOutcome: number;
+  /** Rows left `sending` by a dead process, now waiting for SES's events (SES_SEND_EVENTS=true). */
+  unconfirmed: number;
+  /** Unconfirmed rows no SES event named in time, put back to queued to be sent once. */
+  resentUnconfirmed: number;
   /** Campaign schedules that were missing and registered again. */
   schedulesRestored: number;
 }
@@ -35,8 +45,11 @@ const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-chi
 /** Runs every reconcile step over the running campaigns. */
 export async function reconcile(app: App): Promise<ReconcileResult> {
   const now = app.clock();
-  const result: ReconcileResult = { requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 0 };
+  const result: ReconcileResult = { requeued: 0, released: 0, unknownOutcome: 0, unconfirmed: 0, resentUnconfirmed: 0, schedulesRestored: 0 };
   result.schedulesRestored = await restoreCampaignSchedules(app);
+  const settled = await resolveExpiredUnconfirmed(app);
+  result.resentUnconfirmed = settled.resent;
+  result.unknownOutcome += settled.failed;
   const running = await app.db.selectFrom('campaigns').select('id').where('status', '=', 'running').execute();
   if (running.length === 0) return logged(app, result);
   // Read before the ledger: a job added after this is for rows queued after
@@ -61,15 +74,7 @@ export async function reconcile(app: App): Promise<ReconcileResult> {
       for (const row of rows) {
         if (held.has(row.id)) continue;
         if (row.status === 'queued') missing.push(row.id);
-        else if (row.sending_at && now.getTime() - row.sending_at.getTime() > SENDING_ORPHAN_AFTER_MS) {
-          const marked = await app.db
-            .updateTable('campaign_recipients')
-            .set({ status: 'failed', reason: 'unknown_outcome_after_crash', updated_at: now })
-            .where('id', '=', row.id)
-            .where('status', '=', 'sending')
-            .executeTakeFirst();
-          result.unknownOutcome += Number(marked.numUpdatedRows);
-        }
+        else if (row.sending_at && now.getTime() - row.sending_at.getTime() > SENDING_ORPHAN_AFTER_MS) await settleOrphan(app, row.id, now, result);
       }
       if (missing.length > 0) await enqueueSendsAgain(app, missing);
       result.requeued += missing.length;
@@ -77,6 +82,15 @@ export async function reconcile(app: App): Promise<ReconcileResult> {
     }
   }
   return logged(app, result);
+}
+
+/** A row left `sending` by a dead process: unconfirmed with Send events, else failed as before. */
+async function settleOrphan(app: App, id: string, now: Date, result: ReconcileResult): Promise<void> {
+  if (app.config.SES_SEND_EVENTS) {
+    if (await markUnconfirmed(app.db, id, now)) result.unconfirmed += 1;
+    return;
+  }
+  result.unknownOutcome += await finishRow(app.db, id, 'failed', 'unknown_outcome_after_crash', ['sending'], now) ? 1 : 0;
 }
 
 /** The ledger rows that some send job still waiting, delayed or running carries. */
@@ -94,7 +108,7 @@ async function rowsWithLiveJobs(app: App): Promise<Set<string>> {
 }
 
 function logged(app: App, result: ReconcileResult): ReconcileResult {
-  if (result.requeued + result.released + result.unknownOutcome + result.schedulesRestored > 0) {
+  if (result.requeued + result.released + result.unknownOutcome + result.unconfirmed + result.resentUnconfirmed + result.schedulesRestored > 0) {
     app.log.info({ ...result }, 'reconcile put the queue back in step with the ledger');
   }
   return result;

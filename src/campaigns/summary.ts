@@ -14,6 +14,10 @@ import { countSegment } from './eligibility/segment.js';
  * - failed, skipped: rows in that final state (their `reason` says why).
  * - pending and waiting (extra): rows planned but not queued yet, and rows
  *   queued or being sent right now.
+ * - unconfirmed (extra): rows whose send outcome a crash left unknown, waiting
+ *   for SES's events (SES_SEND_EVENTS); sentTwice (extra): rows resent after
+ *   that wait whose first message SES turned out to have taken after all
+ *   (late_ses_message_id): those people got two messages.
  */
 export interface CampaignCounts {
   eligible: number;
@@ -27,6 +31,8 @@ export interface CampaignCounts {
   verified: number;
   pending: number;
   waiting: number;
+  unconfirmed: number;
+  sentTwice: number;
 }
 
 export interface CampaignSummary {
@@ -61,6 +67,8 @@ export async function campaignCounts(db: Kysely<Database>, campaign: Campaign): 
       eb.fn.countAll<string>().filterWhere('status', '=', 'skipped').as('skipped'),
       eb.fn.countAll<string>().filterWhere('status', '=', 'pending').as('pending'),
       eb.fn.countAll<string>().filterWhere('status', 'in', ['queued', 'sending']).as('waiting'),
+      eb.fn.countAll<string>().filterWhere('status', '=', 'unconfirmed').as('unconfirmed'),
+      eb.fn.count<string>('late_ses_message_id').as('sentTwice'),
     ])
     .where('campaign_id', '=', campaign.id)
     .executeTakeFirstOrThrow();
@@ -78,6 +86,8 @@ export async function campaignCounts(db: Kysely<Database>, campaign: Campaign): 
     verified: Number(row.verified),
     pending: Number(row.pending),
     waiting: Number(row.waiting),
+    unconfirmed: Number(row.unconfirmed),
+    sentTwice: Number(row.sentTwice),
   };
 }
 

@@ -85,6 +85,8 @@ export interface CampaignsTable {
   /** Keyset cursor of the planner: the last user id already written to the ledger. */
   plan_cursor: Id | null;
   planned_all: Generated<boolean>;
+  /** CAMPAIGN_COOLDOWN_DAYS when it was created; null when created with --ignore-cooldown. */
+  cooldown_days: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   finished_at: NullableTimestamp;
@@ -94,6 +96,8 @@ export type RecipientStatus =
   | 'pending'
   | 'queued'
   | 'sending'
+  /** Its process died around SendEmail; waiting for SES's events to say whether SES took it (SES_SEND_EVENTS). */
+  | 'unconfirmed'
   | 'sent'
   | 'delivered'
   | 'bounced'
@@ -123,6 +127,12 @@ export interface CampaignRecipientsTable {
   bounced_at: NullableTimestamp;
   complained_at: NullableTimestamp;
   verified_at: NullableTimestamp;
+  /** When the row began waiting for SES's events to settle an unknown outcome. */
+  unconfirmed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The attempt whose outcome was given up on when the row went back to queued to be sent again. */
+  resent_after_attempt: ColumnType<number | null, number | null | undefined, number | null>;
+  /** That attempt's MessageId, when an SES event showed after the resend that SES had taken it. */
+  late_ses_message_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

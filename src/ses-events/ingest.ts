@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { ledgerRowMatch, ledgerUpdateFromEvent, type LedgerEffect } from '../campaigns/ledger/ledger-events.js';
+import { ledgerRowMatch, ledgerSecondMessageFromEvent, ledgerUpdateFromEvent, type LedgerEffect } from '../campaigns/ledger/ledger-events.js';
 import type { Database, UnverifyReason } from '../db/database.js';
 import { preparedDb } from '../db/connect.js';
 import { suppressionRank } from '../mail/suppressions.js';
@@ -200,6 +200,7 @@ async function writeEvent(
   const { rows } = await sql<WrittenEvent>`
     WITH ev AS (${eventInsert(input, outcome)}),
     ledger AS (${ledgerUpdateFromEvent(input.event, effect)}),
+    second_message AS (${ledgerSecondMessageFromEvent(input.event)}),
     ${addressWrites(input.event, decided)},
     ${suppressionAndAuditWrites(decided, audits)}
     SELECT id, campaign_id, campaign_recipient_id FROM ev

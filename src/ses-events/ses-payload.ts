@@ -23,6 +23,8 @@ export interface SesEvent {
   readonly sentAt: Date | null;
   readonly campaignId: string | null;
   readonly recipientId: string | null;
+  /** The `attempt` tag: which claim of the ledger row sent the message (null on mail without it). */
+  readonly attempt: number | null;
   /** The parsed SES document (or `{ raw }` when it is not JSON). */
   readonly payload: unknown;
   /** `payload` as JSON text for email_events.payload, without what jsonb refuses (NUL, lone surrogates). */
@@ -34,7 +36,7 @@ export interface SesEvent {
 type Json = Record<string, unknown>;
 
 /** The fields every event has, read from the SES document's `mail` part. */
-type EventBase = Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'payload' | 'payloadJson'>;
+type EventBase = Pick<SesEvent, 'type' | 'sesMessageId' | 'sentAt' | 'campaignId' | 'recipientId' | 'attempt' | 'payload' | 'payloadJson'>;
 
 /** Parses an SNS Notification's Message into an SES event. Never throws. */
 export function parseSesEvent(message: string): SesEvent {
@@ -60,6 +62,7 @@ function baseOf(document: Json, payloadJson: string): EventBase {
     sentAt: date(mail.timestamp),
     campaignId: idTag(tags.campaign_id),
     recipientId: idTag(tags.recipient_id),
+    attempt: attemptTag(tags.attempt),
     payload: document,
     payloadJson,
   };
@@ -142,6 +145,7 @@ function unknownEvent(type: string, payload: unknown): SesEvent {
     sentAt: null,
     campaignId: null,
     recipientId: null,
+    attempt: null,
     payload,
     payloadJson: JSON.stringify(cleanJson(payload)),
     summary: { eventType: type },
@@ -193,6 +197,12 @@ function addressOf(value: unknown): string | null {
   const address = (bracketed?.[1] ?? text).trim().toLowerCase();
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   return /^[^\s@\u0000-\u001f\u007f]+@[^\s@\u0000-\u001f\u007f]+$/.test(address) ? address : null;
+}
+
+/** A claim number from the `attempt` tag; anything else is ignored. */
+function attemptTag(value: unknown): number | null {
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' && /^\d{1,6}$/.test(first) ? Number(first) : null;
 }
 
 /** A bigint id from a tag (tags arrive as arrays of strings); anything else is ignored. */

@@ -12,7 +12,8 @@ let campaignId: string;
 let otherCampaignId: string;
 let ids: Map<string, string>;
 
-const campaignInput = { name: 'segment test', template: 'reverify-email', segment: 'unverified-role-holders', perDay: 200, schedule: '0 * * * *', startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0 };
+const campaignInput = { name: 'segment test', template: 'reverify-email', segment: 'unverified-role-holders', perDay: 200, schedule: '0 * * * *', startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0, cooldownDays: null };
+// No cooldown here: a person another campaign mailed is in this one (the cooldown's traps: cooldown.test.ts).
 
 beforeAll(async () => {
   ids = await insertPeople(env.db, [

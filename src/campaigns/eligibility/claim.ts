@@ -58,7 +58,12 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
       WHERE cr.id = w.id AND cr.status = 'queued' AND cr.send_day = w.day
         AND (SELECT c.status FROM campaigns c WHERE c.id = cr.campaign_id) = 'running'
         AND u.id = cr.user_id AND e.id = cr.email_id
-      RETURNING ${recipientFactsColumns({ status: sql<string>`'running'`, template: sql<string>`(SELECT c.template FROM campaigns c WHERE c.id = cr.campaign_id)` })},
+      RETURNING ${recipientFactsColumns({
+        status: sql<string>`'running'`,
+        template: sql<string>`(SELECT c.template FROM campaigns c WHERE c.id = cr.campaign_id)`,
+        cooldownDays: sql<number | null>`(SELECT c.cooldown_days FROM campaigns c WHERE c.id = cr.campaign_id)`,
+        now: sql<Date>`w.now`,
+      })},
              w.now AS claimed_at, w.token_hash, w.expires_at
     ), issued AS (
       INSERT INTO verification_tokens (token_hash, user_id, email_id, email, purpose, campaign_recipient_id, created_at, expires_at)
@@ -66,7 +71,7 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
     )
     SELECT id, "campaignId", "userId", "emailId", "plannedEmail", status, "sendDay", "campaignStatus", template, username,
            "isActive", "isTemporary", "currentEmail", "isPrimary", verified, "unverifyReason", suppression,
-           "userComplained", projects
+           "userComplained", projects, attempts, "recentlyMailed"
     FROM claimed`.execute(preparedDb(db));
   const byId = new Map(result.rows.map((row): [string, RecipientFacts] => [String(row.id), withHasRole(row)]));
   return requests.map((request, i) => (first.get(request.recipientId) === i ? byId.get(request.recipientId) : undefined));

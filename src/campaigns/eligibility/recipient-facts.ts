@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, RecipientStatus } from '../../db/database.js';
+import { mailedWithinCooldown } from './cooldown.js';
 
 /**
  * The per-send re-check: right before a send, the person must still be in the
@@ -37,6 +38,10 @@ export interface RecipientFacts {
   userComplained: boolean;
   hasRole: boolean;
   projects: string[];
+  /** Claims of this row so far (this one included, in a claim): the `attempt` mail tag. */
+  attempts: number;
+  /** Mailed by another campaign within this campaign's cooldown (./cooldown.ts). */
+  recentlyMailed: boolean;
 }
 
 /**
@@ -45,7 +50,13 @@ export interface RecipientFacts {
  * possibly absent). The caller says where the campaign's status and template
  * come from.
  */
-export function recipientFactsColumns(campaign: { status: RawBuilder<string>; template: RawBuilder<string> }): RawBuilder<unknown> {
+export function recipientFactsColumns(campaign: {
+  status: RawBuilder<string>;
+  template: RawBuilder<string>;
+  cooldownDays: RawBuilder<number | null>;
+  now: RawBuilder<Date>;
+}): RawBuilder<unknown> {
+  const recentlyMailed = mailedWithinCooldown({ userId: sql`cr.user_id`, campaignId: sql`cr.campaign_id`, days: campaign.cooldownDays, now: campaign.now });
   return sql`cr.id, cr.campaign_id AS "campaignId", cr.user_id AS "userId", cr.email_id AS "emailId",
            cr.email AS "plannedEmail", cr.status, cr.send_day::text AS "sendDay",
            ${campaign.status} AS "campaignStatus", ${campaign.template} AS template,
@@ -54,7 +65,8 @@ export function recipientFactsColumns(campaign: { status: RawBuilder<string>; te
            coalesce(e.verified, false) AS verified, e.unverify_reason AS "unverifyReason",
            (SELECT s.reason FROM suppressions s WHERE s.email = lower(e.email)) AS suppression,
            EXISTS (SELECT 1 FROM emails c WHERE c.user_id = cr.user_id AND c.unverify_reason = 'complaint') AS "userComplained",
-           ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects`;
+           ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects,
+           cr.attempts, ${recentlyMailed} AS "recentlyMailed"`;
 }
 
 /** Whether the person holds a role is whether their project list is empty: one look at their roles instead of two. */
@@ -62,10 +74,11 @@ export function withHasRole(row: Omit<RecipientFacts, 'hasRole'>): RecipientFact
   return { ...row, hasRole: row.projects.length > 0 };
 }
 
-/** Loads the facts about ledger row `recipientId` in one query; undefined when the row is gone. */
-export async function loadRecipientFacts(db: Kysely<Database>, recipientId: string): Promise<RecipientFacts | undefined> {
+/** Loads the facts about ledger row `recipientId` in one query (as of `now`); undefined when the row is gone. */
+export async function loadRecipientFacts(db: Kysely<Database>, recipientId: string, now?: Date): Promise<RecipientFacts | undefined> {
+  const at = now === undefined ? sql<Date>`now()` : sql<Date>`${now}::timestamptz`;
   const result = await sql<Omit<RecipientFacts, 'hasRole'>>`
-    SELECT ${recipientFactsColumns({ status: sql<string>`c.status`, template: sql<string>`c.template` })}
+    SELECT ${recipientFactsColumns({ status: sql<string>`c.status`, template: sql<string>`c.template`, cooldownDays: sql<number | null>`c.cooldown_days`, now: at })}
     FROM campaign_recipients cr
     JOIN campaigns c ON c.id = cr.campaign_id
     JOIN users u ON u.id = cr.user_id
@@ -92,5 +105,6 @@ export function ineligibilityReason(facts: RecipientFacts): string | null {
   if (facts.suppression !== null) return 'suppressed';
   if (facts.userComplained) return 'complained_other_address';
   if (!facts.hasRole) return 'no_role';
+  if (facts.recentlyMailed) return 'recently_mailed';
   return null;
 }

@@ -1,15 +1,17 @@
 import { sql, type Kysely, type QueryCreator } from 'kysely';
 import type { Database } from '../../db/database.js';
+import { campaignCooldownCheck, type CooldownRule } from './cooldown.js';
 
 /**
  * The segment `unverified-role-holders`: active, non-temporary users whose
  * primary address is unverified with no unverify_reason, who hold at least one
  * role, whose address is not suppressed, none of whose addresses complained
- * (a complaint is never answered by mailing another address), and who are not yet in this
- * campaign's ledger. One set-based query: it walks
+ * (a complaint is never answered by mailing another address), who are not yet in this
+ * campaign's ledger, and whom no other campaign mailed within the campaign's
+ * cooldown (./cooldown.ts). One set-based query: it walks
  * emails_unverified_primary_idx in user order (so keyset pagination by user id
  * is an index range scan) and probes users, roles, suppressions and the ledger
- * by their unique indexes. The same rule is checked again per send, on the
+ * by their unique indexes (the cooldown by campaign_recipients_mailed_idx). The same rule is checked again per send, on the
  * facts as they are then (./recipient-facts.ts, ineligibilityReason).
  */
 
@@ -21,8 +23,12 @@ export function isSegmentName(name: string): name is SegmentName {
   return (SEGMENTS as readonly string[]).includes(name);
 }
 
-/** The segment's members not yet in `campaignId`'s ledger, as (user_id, email_id, email), optionally after a keyset cursor. */
-export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, afterUserId?: string | null) {
+/**
+ * The segment's members not yet in `campaignId`'s ledger, as (user_id,
+ * email_id, email), optionally after a keyset cursor; the cooldown is the
+ * campaign's own unless `cooldown` says otherwise (a dry run has no campaign).
+ */
+export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, afterUserId?: string | null, cooldown: CooldownRule = {}) {
   let query = qc
     .selectFrom('emails as e')
     .innerJoin('users as u', 'u.id', 'e.user_id')
@@ -53,7 +59,8 @@ export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, aft
             .where(ledgerCampaignIs(campaignId)),
         ),
       ),
-    );
+    )
+    .where(({ not }) => not(campaignCooldownCheck(sql.ref('e.user_id'), campaignId, cooldown)));
   if (afterUserId !== undefined && afterUserId !== null) query = query.where('e.user_id', '>', afterUserId);
   return query;
 }
@@ -71,10 +78,10 @@ function ledgerCampaignIs(campaignId: string) {
   return sql<boolean>`cr.campaign_id + 0 = ${campaignId}::bigint`;
 }
 
-/** How many people the segment holds for `campaignId` right now (members not yet in its ledger). */
-export async function countSegment(db: Kysely<Database>, campaignId: string): Promise<number> {
+/** How many people the segment holds for `campaignId` right now (members not yet in its ledger, the cooldown applied). */
+export async function countSegment(db: Kysely<Database>, campaignId: string, cooldown: CooldownRule = {}): Promise<number> {
   const row = await db
-    .selectFrom(segmentQuery(db, campaignId).as('segment'))
+    .selectFrom(segmentQuery(db, campaignId, null, cooldown).as('segment'))
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
@@ -90,7 +97,8 @@ export type ExclusionReason =
   | 'no_role'
   | 'suppressed'
   | 'complained_other_address'
-  | 'already_mailed';
+  | 'already_mailed'
+  | 'recently_mailed';
 
 /**
  * Every user sorted into `eligible` or the first rule that excludes them, in
@@ -115,6 +123,7 @@ export async function segmentBreakdown(
         WHEN EXISTS (SELECT 1 FROM emails c WHERE c.user_id = u.id AND c.unverify_reason = 'complaint') THEN 'complained_other_address'
         WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.user_id = u.id AND ${ledgerCampaignIs(ledgerCampaign)})
           THEN 'already_mailed'
+        WHEN ${campaignCooldownCheck(sql.ref('u.id'), ledgerCampaign)} THEN 'recently_mailed'
         ELSE 'eligible' END AS reason
       FROM users u
       LEFT JOIN emails e ON e.user_id = u.id AND e.is_primary

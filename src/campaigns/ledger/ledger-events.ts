@@ -6,6 +6,15 @@ import { sql, type RawBuilder } from 'kysely';
  * SES ingest statement (src/ses-events/ingest.ts) rather than statements of
  * their own, so the event row, the address changes and the ledger commit
  * together, and a duplicate event (no `ev` row) moves nothing.
+ *
+ * A row whose outcome a crash left unknown (`unconfirmed`), or that was put
+ * back to queued after waiting in vain (resent_after_attempt set) and not
+ * claimed since, is settled by any event for it: SES took that message, so
+ * the row is sent (or further) with the event's MessageId, and is not resent.
+ * An event about a second message of the row (another MessageId than the
+ * recorded one, or the attempt given up on while its resend is in flight)
+ * moves nothing but records that message in late_ses_message_id: SES took
+ * both, the person got two messages, and the ledger shows them.
  */
 
 /** What an SES event does to its ledger row; null when it only reads it. */
@@ -16,6 +25,8 @@ export interface LedgerEventFacts {
   /** The recipient_id and campaign_id mail tags the sender set. */
   readonly recipientId: string | null;
   readonly campaignId: string | null;
+  /** The `attempt` tag: which claim of the row sent the message. */
+  readonly attempt: number | null;
   readonly sesMessageId: string | null;
   /** Bounce sub-type or reject reason: the `failed` reason names it. */
   readonly subType: string | null;
@@ -42,8 +53,26 @@ export function ledgerRowMatch(event: LedgerEventFacts): RawBuilder<unknown> {
 export function ledgerUpdateFromEvent(event: LedgerEventFacts, effect: LedgerEffect): RawBuilder<unknown> {
   const set = ledgerSet(event, effect);
   if (set === null) return sql`SELECT NULL::bigint AS id WHERE false`;
-  return sql`UPDATE campaign_recipients cr SET ${set} WHERE ${ledgerRowMatch(event)} AND EXISTS (SELECT 1 FROM ev) RETURNING cr.id`;
+  return sql`UPDATE campaign_recipients cr SET ${set} WHERE ${ledgerRowMatch(event)} AND NOT ${secondMessage(event)} AND EXISTS (SELECT 1 FROM ev) RETURNING cr.id`;
 }
+
+/** The ledger part for an event about a second message of its row: records that message, nothing else. */
+export function ledgerSecondMessageFromEvent(event: LedgerEventFacts): RawBuilder<unknown> {
+  if (event.sesMessageId === null) return sql`SELECT NULL::bigint AS id WHERE false`;
+  return sql`UPDATE campaign_recipients cr SET late_ses_message_id = COALESCE(cr.late_ses_message_id, ${event.sesMessageId}::text), updated_at = now()
+    WHERE ${ledgerRowMatch(event)} AND ${secondMessage(event)} AND EXISTS (SELECT 1 FROM ev) RETURNING cr.id`;
+}
+
+/** Whether the event is about another message than the one row `cr` stands for (see the module comment). */
+function secondMessage(event: LedgerEventFacts): RawBuilder<boolean> {
+  if (event.sesMessageId === null) return sql<boolean>`false`;
+  const givenUpAttempt =
+    event.attempt === null ? sql`false` : sql`(cr.status = 'sending' AND cr.resent_after_attempt IS NOT NULL AND ${event.attempt}::int <= cr.resent_after_attempt)`;
+  return sql<boolean>`COALESCE(cr.ses_message_id <> ${event.sesMessageId}::text OR ${givenUpAttempt}, false)`;
+}
+
+/** The row waits for SES's word: unconfirmed, or queued again after its wait and not claimed since. */
+const AWAITING_WORD = sql`(status = 'unconfirmed' OR (status = 'queued' AND resent_after_attempt IS NOT NULL))`;
 
 /** The SET clause of the ledger update for an event, or null when the event only reads the ledger. */
 function ledgerSet(event: LedgerEventFacts, effect: LedgerEffect): RawBuilder<unknown> | null {
@@ -57,11 +86,11 @@ function ledgerSet(event: LedgerEventFacts, effect: LedgerEffect): RawBuilder<un
     case 'complained':
       return sql`complained_at = COALESCE(complained_at, ${at}), status = 'complained', ${sentAt}`;
     case 'failed':
-      return sql`status = CASE WHEN status IN ('queued', 'sending', 'sent') THEN 'failed' ELSE status END,
-        reason = CASE WHEN status IN ('queued', 'sending', 'sent') THEN ${`ses_rejected: ${event.subType ?? 'no reason given'}`} ELSE reason END,
+      return sql`status = CASE WHEN status IN ('queued', 'sending', 'unconfirmed', 'sent') THEN 'failed' ELSE status END,
+        reason = CASE WHEN status IN ('queued', 'sending', 'unconfirmed', 'sent') THEN ${`ses_rejected: ${event.subType ?? 'no reason given'}`} ELSE reason END,
         updated_at = now()`;
     case 'sent':
-      return sentAt;
+      return sql`status = CASE WHEN ${AWAITING_WORD} THEN 'sent' ELSE status END, ${sentAt}`;
     case null:
       return null;
   }
@@ -77,5 +106,7 @@ function sentAtSet(event: LedgerEventFacts, at: Date): RawBuilder<unknown> {
     event.sesMessageId === null
       ? sql`ses_message_id`
       : sql`COALESCE(ses_message_id, CASE WHEN NOT EXISTS (SELECT 1 FROM campaign_recipients other WHERE other.ses_message_id = ${event.sesMessageId}) THEN ${event.sesMessageId}::text END)`;
-  return sql`sent_at = COALESCE(sent_at, ${event.sentAt ?? at}), ses_message_id = ${messageId}, updated_at = now()`;
+  // A row that waited for SES's word has it now: its waiting reason goes.
+  return sql`sent_at = COALESCE(sent_at, ${event.sentAt ?? at}), ses_message_id = ${messageId}, updated_at = now(),
+    reason = CASE WHEN ${AWAITING_WORD} THEN NULL ELSE reason END`;
 }

@@ -31,14 +31,18 @@ export function recordAllSent(db: Db, records: readonly SentRecord[]): Promise<A
 
 const recordCoalescer = coalescerPer((db: Db) => new Coalescer((records: SentRecord[]) => recordSentRows(db, records), { maxBatch: 64, maxInFlight: 2 }));
 
-/** Records many sent messages in one statement; whether each row was still sending, in order. */
+/**
+ * Records many sent messages in one statement; whether each row was still
+ * sending, in order. A row already `unconfirmed` (a slow process taken for a
+ * dead one) is recorded too: SES's own answer settles it better than its events.
+ */
 export async function recordSentRows(db: Db, records: readonly SentRecord[]): Promise<boolean[]> {
   const result = await sql<{ id: string }>`
     UPDATE campaign_recipients AS cr
     SET status = 'sent', ses_message_id = r.message_id, sent_at = r.now, reason = NULL, updated_at = r.now
     FROM unnest(${records.map((r) => r.id)}::bigint[], ${records.map((r) => r.messageId)}::text[], ${records.map((r) => r.now)}::timestamptz[])
       AS r(id, message_id, now)
-    WHERE cr.id = r.id AND cr.status = 'sending'
+    WHERE cr.id = r.id AND cr.status IN ('sending', 'unconfirmed')
     RETURNING cr.id`.execute(preparedDb(db));
   const recorded = new Set(result.rows.map((row) => String(row.id)));
   return records.map((record) => recorded.has(record.id));

@@ -19,7 +19,8 @@ export const campaignCommand: Command = {
   summary: 'create, preview, list, show, pause, resume or cancel re-verification campaigns',
   help: `
 Usage: reverify campaign create --name NAME --segment unverified-role-holders --per-day N --schedule "CRON"
-                                [--template reverify-email] [--starts-at ISO] [--dry-run] [--allow-external-links] [--json]
+                                [--template reverify-email] [--starts-at ISO] [--dry-run] [--allow-external-links]
+                                [--ignore-cooldown] [--json]
        reverify campaign preview ID [--json]
        reverify campaign show ID [--json]
        reverify campaign list [--json]
@@ -30,11 +31,15 @@ create    registers a campaign and its schedule: the first tick runs at
           queues its share of the day's budget: no UTC day sends more than
           --per-day. Refuses a template whose message links anywhere but
           PUBLIC_BASE_URL unless --allow-external-links. --dry-run counts who
-          would be mailed and creates nothing.
+          would be mailed and creates nothing. People another campaign
+          mailed within CAMPAIGN_COOLDOWN_DAYS (30) are left out
+          (recently_mailed) unless --ignore-cooldown.
 preview   eligible count, who is excluded and why, how many days the budget
           needs, and one rendered message.
 show      status (and why it is paused or cancelled) and the funnel: eligible,
-          queued, sent, delivered, bounced, complained, failed, skipped, verified.
+          queued, sent, delivered, bounced, complained, failed, skipped, verified,
+          and unconfirmed (sends whose outcome a crash left unknown, waiting
+          for SES's events: SES_SEND_EVENTS).
 pause     queued messages wait; resume sends them and ticks on.
 cancel    ends it: unsent recipients are skipped (campaign_cancelled).
 
@@ -47,7 +52,7 @@ QUEUE_BACKEND, at show while its first tick is over a minute late.
   preview  {"eligible", "excluded": {reason: count}, "projectedDays", "projectedFinish", "message"}
   show, pause, resume, cancel
            {"id", "status", "reason", "counts": {"eligible", "queued", "sent", "delivered",
-            "bounced", "complained", "failed", "skipped", "verified", ...}, ...}
+            "bounced", "complained", "failed", "skipped", "verified", "unconfirmed", ...}, ...}
   list     {"campaigns": [same as show]}
 
 Templates: ${listTemplates().join(', ')}. Segments: ${SEGMENTS.join(', ')}.`,
@@ -98,6 +103,7 @@ async function create(argv: string[]): Promise<number> {
     'starts-at': { type: 'string' },
     'dry-run': { type: 'boolean' },
     'allow-external-links': { type: 'boolean' },
+    'ignore-cooldown': { type: 'boolean' },
   });
   if (positionals.length > 0) throw new UsageError(`"campaign create" takes flags only, got "${positionals.join(' ')}"`);
   const name = values.name?.trim();
@@ -114,10 +120,11 @@ async function create(argv: string[]): Promise<number> {
   const startsAtFlag = instantFlag('starts-at', values['starts-at']);
   const dryRun = values['dry-run'] ?? false;
   const allowExternalLinks = values['allow-external-links'] ?? false;
+  const ignoreCooldown = values['ignore-cooldown'] ?? false;
 
   return withApp(async (app) => {
     const startsAt = startsAtFlag ?? app.clock();
-    const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks };
+    const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks, ignoreCooldown };
     const { campaign, eligible } = await createCampaign(app, input, { dryRun }).catch((error: unknown) => {
       if (!(error instanceof ExternalLinksError)) throw error;
       throw new UsageError(
