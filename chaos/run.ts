@@ -7,7 +7,7 @@ import { MissingPieceError, type Scenario, type ScenarioRow } from './lib/types.
 import { scenarios } from './scenarios/index.js';
 
 /**
- * `npm run chaos [-- --short] [--backend redis|postgres] [scenario …]`: runs the reliability scenarios one
+ * `npm run chaos [-- --short] [--backend redis|postgres] [--send-events] [scenario …]`: runs the reliability scenarios one
  * after another (they start real processes, so never in parallel on two
  * cores), prints a line of figures per scenario and writes
  * bench/RELIABILITY.md. Scenarios named on the command line run alone; the
@@ -15,7 +15,9 @@ import { scenarios } from './scenarios/index.js';
  * Exit 0 only when every scenario that ran passed. `--backend postgres` (or
  * CHAOS_QUEUE_BACKEND=postgres) puts the queues on BullMQ's PostgreSQL
  * backend and runs the scenarios that support it; their rows are named
- * "<scenario> (postgres)" and kept beside the Redis rows.
+ * "<scenario> (postgres)" and kept beside the Redis rows. `--send-events`
+ * runs the scenarios that support it with SES Send events on
+ * (SES_SEND_EVENTS=true); their rows are "<scenario> + Send events".
  */
 
 const REPORT = fileURLToPath(new URL('../bench/RELIABILITY.md', import.meta.url));
@@ -28,6 +30,7 @@ interface SavedRow extends ScenarioRow {
 
 async function main(argv: string[]): Promise<number> {
   const short = argv.includes('--short');
+  const sendEvents = argv.includes('--send-events');
   const backendAt = argv.findIndex((arg) => arg === '--backend' || arg.startsWith('--backend='));
   if (backendAt >= 0) process.env.CHAOS_QUEUE_BACKEND = argv[backendAt]!.includes('=') ? argv[backendAt]!.split('=')[1] : argv[backendAt + 1];
   const backend = chaosQueueBackend();
@@ -44,11 +47,13 @@ async function main(argv: string[]): Promise<number> {
   }
   // --report-only rewrites bench/RELIABILITY.md from the saved figures without running anything.
   const reportOnly = argv.includes('--report-only');
-  const selected = reportOnly ? [] : (names.length > 0 ? scenarios.filter((scenario) => names.includes(scenario.name)) : scenarios).filter((scenario) => runsOn(scenario, backend));
+  const selected = reportOnly
+    ? []
+    : (names.length > 0 ? scenarios.filter((scenario) => names.includes(scenario.name)) : scenarios).filter((scenario) => runsOn(scenario, backend) && (!sendEvents || scenario.sendEvents));
   const started = Date.now();
   const ran: SavedRow[] = [];
   for (const scenario of selected) {
-    const row = { ...(await runScenario(scenario, short)), scenario: rowName(scenario.name, backend) };
+    const row = { ...(await runScenario(scenario, short, sendEvents)), scenario: rowName(scenario.name, backend, sendEvents) };
     console.log(formatLine(row));
     for (const note of row.notes) console.log(`         ${note}`);
     ran.push({ ...row, at: new Date().toISOString(), short });
@@ -58,8 +63,12 @@ async function main(argv: string[]): Promise<number> {
   const rows: ScenarioRow[] = [];
   const notRun: string[] = [];
   for (const scenario of scenarios) {
-    for (const kind of BACKENDS.filter((each) => runsOn(scenario, each))) {
-      const name = rowName(scenario.name, kind);
+    const variants = BACKENDS.filter((each) => runsOn(scenario, each)).flatMap((kind) => [
+      { kind, events: false },
+      ...(scenario.sendEvents ? [{ kind, events: true }] : []),
+    ]);
+    for (const { kind, events } of variants) {
+      const name = rowName(scenario.name, kind, events);
       const fresh = ran.find((row) => row.scenario === name);
       if (fresh) {
         rows.push(fresh);
@@ -83,17 +92,17 @@ function runsOn(scenario: Scenario, backend: QueueBackendKind): boolean {
   return (scenario.backends ?? ['redis']).includes(backend);
 }
 
-/** The table row of a scenario: its name on Redis, "<name> (postgres)" on PostgreSQL. */
-function rowName(name: string, backend: QueueBackendKind): string {
-  return backend === 'redis' ? name : `${name} (postgres)`;
+/** The table row of a scenario: its name on Redis, "<name> (postgres)" on PostgreSQL, "… + Send events" with them on. */
+function rowName(name: string, backend: QueueBackendKind, sendEvents = false): string {
+  return `${backend === 'redis' ? name : `${name} (postgres)`}${sendEvents ? ' + Send events' : ''}`;
 }
 
-async function runScenario(scenario: Scenario, short: boolean): Promise<ScenarioRow> {
+async function runScenario(scenario: Scenario, short: boolean, sendEvents: boolean): Promise<ScenarioRow> {
   const started = Date.now();
   const log = (message: string) => console.error(`[chaos:${scenario.name}] ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${message}`);
   log(`${scenario.title}${short ? ' (--short)' : ''}; queues on ${chaosQueueBackend()}`);
   try {
-    const row = await scenario.run({ short, log });
+    const row = await scenario.run({ short, sendEvents, log });
     return { scenario: scenario.name, seconds: (Date.now() - started) / 1000, ...row };
   } catch (error) {
     const missing = error instanceof MissingPieceError;

@@ -4,6 +4,10 @@ import { FaultProxy, NO_FAULTS, type FaultRates } from './fault-proxy.js';
 import { LocalSes } from './local-ses.js';
 import { ReverifyProcess } from './processes.js';
 import { createScratch, type Scratch } from './scratch.js';
+import { startSesTagRecorder, type SesTagRecorder } from '../../src/dev/ses-tag-recorder.js';
+import { SendEventPublisher, unknownOutcomes, type UnknownOutcomes } from './send-events.js';
+import { localSigner } from './webhook.js';
+import { startServer } from './webhook-run.js';
 import type { ScenarioContext } from './types.js';
 
 /** What a campaign scenario's injury step is given. */
@@ -31,6 +35,13 @@ export interface CampaignRunOptions {
   redisUrlForCleanup?: string;
   /** How long the campaign may take once injuries are over. */
   finishTimeoutMs: number;
+  /**
+   * SES Send events on (SES_SEND_EVENTS=true): a tag recorder before the
+   * local SES, a `reverify server` and a publisher posting each message's
+   * Send event to it; unknown outcomes wait UNKNOWN_OUTCOME_WAIT_MINUTES (5,
+   * the least allowed) and reconcile runs every 15 s.
+   */
+  sendEvents?: boolean;
   /** Runs while the campaign sends; injures the system. */
   injure(run: CampaignRun): Promise<void>;
 }
@@ -43,6 +54,37 @@ export interface CampaignRunResult {
   workerCrashes: number;
   seconds: number;
   notes: string[];
+  /** With Send events: how the rows whose outcome was unknown were settled. */
+  unknown?: UnknownOutcomes;
+}
+
+/** The wait the chaos run gives unknown outcomes with Send events on (the least the setting allows). */
+export const CHAOS_UNKNOWN_OUTCOME_WAIT_MINUTES = 5;
+
+interface SendEventsPart {
+  recorder: SesTagRecorder;
+  publisher?: SendEventPublisher;
+  stop(): Promise<void>;
+}
+
+/** The Send-event path: the tag recorder before the local SES, a server to post to, the publisher (started by `start`). */
+async function startSendEventsPart(scratch: Scratch, ses: LocalSes): Promise<SendEventsPart & { start(): Promise<void> }> {
+  const recorder = await startSesTagRecorder(ses.endpoint);
+  const stops: Array<() => Promise<unknown>> = [() => recorder.stop()];
+  const part: SendEventsPart & { start(): Promise<void> } = {
+    recorder,
+    async start() {
+      const { signer, certCacheDir } = await localSigner();
+      const { server, url } = await startServer(scratch, certCacheDir);
+      stops.unshift(() => server.stop(10_000));
+      part.publisher = new SendEventPublisher(ses, recorder, signer, url);
+      stops.unshift(() => part.publisher!.stop());
+    },
+    async stop() {
+      for (const stop of stops) await stop().catch(() => undefined);
+    },
+  };
+  return part;
 }
 
 /**
@@ -54,12 +96,17 @@ export interface CampaignRunResult {
 export async function runCampaignScenario(options: CampaignRunOptions, ctx: ScenarioContext): Promise<CampaignRunResult> {
   const scratch = await createScratch(options.scenario);
   const ses = await LocalSes.start();
-  const proxy = await FaultProxy.start(ses.endpoint, options.faults ?? NO_FAULTS, { timeoutHoldMs: options.timeoutHoldMs });
+  const sendEvents = options.sendEvents ? await startSendEventsPart(scratch, ses) : undefined;
+  const proxy = await FaultProxy.start(sendEvents?.recorder.endpoint ?? ses.endpoint, options.faults ?? NO_FAULTS, { timeoutHoldMs: options.timeoutHoldMs });
   const workers: ReverifyProcess[] = [];
   const notes: string[] = [];
   try {
     await insertEligiblePeople(scratch.db, options.recipients);
-    const env = reverifyEnv(scratch, { SES_ENDPOINT: proxy.endpoint, SES_MAX_SEND_RATE: String(options.rate), ...options.env });
+    const eventEnv: Record<string, string> = sendEvents
+      ? { SES_SEND_EVENTS: 'true', UNKNOWN_OUTCOME_WAIT_MINUTES: String(CHAOS_UNKNOWN_OUTCOME_WAIT_MINUTES), RECONCILE_CRON: '*/15 * * * * *' }
+      : {};
+    const env = reverifyEnv(scratch, { SES_ENDPOINT: proxy.endpoint, SES_MAX_SEND_RATE: String(options.rate), ...eventEnv, ...options.env });
+    await sendEvents?.start();
     for (let i = 0; i < (options.workerCount ?? 1); i += 1) {
       workers.push(new ReverifyProcess(`worker-${i + 1}`, ['worker'], env));
     }
@@ -83,6 +130,15 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
     const check = await checkLedgerAgainstStore(scratch.db, campaign.id, ses, options.recipients);
     await proxy.settle();
     notes.push(describeCheck(check));
+    const unknown = sendEvents ? await unknownOutcomes(scratch.db, campaign.id) : undefined;
+    if (unknown && sendEvents?.publisher) {
+      notes.push(
+        `SES_SEND_EVENTS=true, UNKNOWN_OUTCOME_WAIT_MINUTES=${CHAOS_UNKNOWN_OUTCOME_WAIT_MINUTES}: ${sendEvents.publisher.posted} Send events accepted by the webhook ` +
+          `(${sendEvents.publisher.refused} refused and posted again); rows whose outcome a crash left unknown: ${unknown.unconfirmed}, ` +
+          `settled by their SES event ${unknown.settledByEvent}, resent after the wait ${unknown.resentAfterWait}, ` +
+          `mailed twice (an event for the first message after the resend) ${unknown.mailedTwice}`,
+      );
+    }
     notes.push(
       `rate (SES_MAX_SEND_RATE=${options.rate}): SES accepted at most ${proxy.rateBound(options.rate).detail}` +
         `${proxy.rateBound(options.rate).worst > 1 ? ' — ABOVE SES_MAX_SEND_RATE' : ''}; ${proxy.busiestSecond()}; ` +
@@ -100,9 +156,11 @@ export async function runCampaignScenario(options: CampaignRunOptions, ctx: Scen
       workerCrashes,
       seconds,
       notes,
+      unknown,
     };
   } finally {
     await Promise.all(workers.map((worker) => worker.stop(10_000)));
+    await sendEvents?.stop();
     await proxy.stop();
     await ses.stop();
     if (options.redisUrlForCleanup) await scratch.flushQueueKeys(options.redisUrlForCleanup).catch(() => 0);

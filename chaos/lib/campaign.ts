@@ -100,7 +100,8 @@ export async function waitForLedgerFinal(db: Db, campaignId: string, expected: n
       async () => {
         last = await countRowsByStatus(db, campaignId);
         const total = Object.values(last).reduce((sum, n) => sum + n, 0);
-        const open = (last.pending ?? 0) + (last.queued ?? 0) + (last.sending ?? 0);
+        // unconfirmed: waiting for SES's events (SES_SEND_EVENTS), not final yet.
+        const open = (last.pending ?? 0) + (last.queued ?? 0) + (last.sending ?? 0) + (last.unconfirmed ?? 0);
         return total >= expected && open === 0 ? last : undefined;
       },
       timeoutMs,

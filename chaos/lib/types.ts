@@ -29,6 +29,8 @@ export interface ScenarioRow {
 /** Size knobs: --short runs a reduced version for CI. */
 export interface ScenarioContext {
   readonly short: boolean;
+  /** --send-events: SES_SEND_EVENTS=true with Send events published (scenarios that support it). */
+  readonly sendEvents: boolean;
   /** Prints a progress line on stderr, prefixed with the scenario's name. */
   log(message: string): void;
 }
@@ -38,6 +40,8 @@ export interface Scenario {
   readonly title: string;
   /** Queue backends the scenario runs on (CHAOS_QUEUE_BACKEND / --backend); Redis only when absent. */
   readonly backends?: readonly QueueBackendKind[];
+  /** Also runs with --send-events, as its own row "<name> + Send events". */
+  readonly sendEvents?: boolean;
   run(ctx: ScenarioContext): Promise<Omit<ScenarioRow, 'scenario' | 'seconds'>>;
 }
 

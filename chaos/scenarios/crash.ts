@@ -8,11 +8,15 @@ import type { Scenario } from '../lib/types.js';
  * again. Every eligible person must end with exactly one sent ledger row and
  * one message in the SES store, except the rows the ledger marks as caught
  * between SES accepting and the ledger recording (unknown_outcome_after_crash).
+ * With --send-events those rows wait for SES's Send events instead
+ * (SES_SEND_EVENTS=true): every eligible person must then get exactly one
+ * message, none left unmailed.
  */
 export const crashScenario: Scenario = {
   name: 'crash',
   title: 'worker SIGKILLed at random moments of a campaign, then restarted',
   backends: ['redis', 'postgres'],
+  sendEvents: true,
   async run(ctx) {
     const recipients = ctx.short ? 400 : 10_000;
     const kills = ctx.short ? 2 : 10;
@@ -23,7 +27,9 @@ export const crashScenario: Scenario = {
         scenario: 'crash',
         recipients,
         rate,
-        finishTimeoutMs: (recipients / rate) * 1000 * 3 + 180_000,
+        // With Send events, unknown outcomes wait 5 minutes (CHAOS_UNKNOWN_OUTCOME_WAIT_MINUTES) before their resend.
+        finishTimeoutMs: (recipients / rate) * 1000 * 3 + 180_000 + (ctx.sendEvents ? 420_000 : 0),
+        sendEvents: ctx.sendEvents,
         async injure({ workers, scratch, campaignId }) {
           const worker = workers[0]!;
           // Spread the kills over the time the sends would take without them.
@@ -43,7 +49,7 @@ export const crashScenario: Scenario = {
     );
     const { check } = result;
     return {
-      faults: `${killed} × SIGKILL of the worker`,
+      faults: `${killed} × SIGKILL of the worker${ctx.sendEvents ? ', SES Send events on' : ''}`,
       messages: check.messages,
       lost: check.lost,
       windowNotMailed: check.windowNotMailed,

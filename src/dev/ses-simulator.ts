@@ -17,6 +17,13 @@ import { loadPending, savePending, type PendingMessage } from './pending-events.
  *   ooto@simulator.amazonses.com             → Delivery, then Bounce Transient/General (an auto-reply)
  *   suppressionlist@simulator.amazonses.com  → Bounce Permanent/OnAccountSuppressionList
  *   any other address                        → Delivery
+ *
+ * Every message's events start with a Send event, as SES publishes one for
+ * each message it accepts when the configuration set's event destination
+ * includes Send (the dev stack sets SES_SEND_EVENTS=true). Each event carries
+ * the message's own tags, read from the tag recorder in front of the local
+ * SES (./ses-tag-recorder.ts), so a message whose ledger row never recorded
+ * its MessageId (a crash) is matched to its row as in production.
  */
 
 export const SIMULATOR_DOMAIN = 'simulator.amazonses.com';
@@ -38,6 +45,10 @@ export interface SimulatorOptions {
   settleMs?: number;
   /** Where events still pending at a stop are kept for the next start; none when unset. */
   pendingFile?: string;
+  /** The tags a message was sent with (the tag recorder); without it, or for a message it did not see, they are read back from the ledger. */
+  tagsOf?: (messageId: string) => Record<string, string> | undefined;
+  /** Publish a Send event first for every message (default true). */
+  sendEvents?: boolean;
 }
 
 export interface SesSimulator {
@@ -51,7 +62,12 @@ export interface SesSimulator {
 
 type Pending = PendingMessage;
 
-/** Which events SES would publish for a message to `address`. */
+/** The Send event SES publishes once it has accepted a message. */
+export function sendEvent(mail: Record<string, unknown>): SesEventDocument {
+  return { eventType: 'Send', mail, send: {} };
+}
+
+/** Which events SES would publish for a message to `address` once it is on its way (after Send). */
 export function simulatedEvents(address: string, mail: Record<string, unknown>, now: Date): SesEventDocument[] {
   const [local = '', domain = ''] = address.toLowerCase().split('@');
   const kind = domain === SIMULATOR_DOMAIN ? local.split('+')[0] : 'other';
@@ -175,8 +191,9 @@ interface DeliveryContext {
 async function deliver(item: Pending, context: DeliveryContext): Promise<void> {
   const { options, pending, posted } = context;
   if (item.events.length === 0) {
-    const mail = await mailObject(options.db, item.email, options.topicArn);
-    item.events = allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()));
+    const mail = await mailObject(options, item.email);
+    const send = options.sendEvents === false ? [] : [sendEvent(mail)];
+    item.events = [...send, ...allRecipients(item.email).flatMap((address) => simulatedEvents(address, mail, new Date()))];
   }
   while (item.events.length > 0 && !context.stopped()) {
     const event = item.events[0] as SesEventDocument;
@@ -203,18 +220,21 @@ function bareAddress(value: string): string {
 }
 
 /**
- * The `mail` object of an SES event. The local SES does not keep EmailTags,
- * so the campaign and ledger ids the sender set are read back from the ledger
- * by MessageId, which is what SES would have echoed.
+ * The `mail` object of an SES event. The local SES does not keep EmailTags:
+ * they come from the tag recorder when it saw the message, else the campaign
+ * and ledger ids are read back from the ledger by MessageId.
  */
-async function mailObject(db: Db, email: StoredEmail, topicArn: string): Promise<Record<string, unknown>> {
-  const row = await db
+async function mailObject(options: SimulatorOptions, email: StoredEmail): Promise<Record<string, unknown>> {
+  const { db, topicArn } = options;
+  const recorded = options.tagsOf?.(email.messageId);
+  const row = recorded ? undefined : await db
     .selectFrom('campaign_recipients')
     .select(['id', 'campaign_id'])
     .where('ses_message_id', '=', email.messageId)
     .executeTakeFirst()
     .catch(() => undefined);
   const tags: Record<string, string[]> = { 'ses:configuration-set': ['reverify-dev'] };
+  if (recorded) for (const [name, value] of Object.entries(recorded)) tags[name] = [value];
   if (row) Object.assign(tags, { campaign_id: [String(row.campaign_id)], recipient_id: [String(row.id)], kind: ['campaign'] });
   const account = topicArn.split(':')[4] ?? '000000000000';
   return {

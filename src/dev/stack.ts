@@ -15,6 +15,7 @@ import { startLocalSes } from './local-ses.js';
 import { reservePort, type PortReservation } from './ports.js';
 import { startDevRedis } from './redis-server.js';
 import { startSesSimulator, type SesSimulator } from './ses-simulator.js';
+import { startSesTagRecorder } from './ses-tag-recorder.js';
 
 export interface DevOptions {
   /** Where the embedded PostgreSQL, Redis, certificates and the env file live. */
@@ -80,6 +81,8 @@ interface Services {
   queueEnv: Record<string, string>;
   sesEndpoint: string;
   inboxUrl: string;
+  /** The tags of each message sent through the local SES (its tag recorder); absent with an SES_ENDPOINT of one's own. */
+  tagsOf?: (messageId: string) => Record<string, string> | undefined;
 }
 
 /**
@@ -164,7 +167,10 @@ async function startServices(options: DevOptions, dataDir: string, log: Logger, 
   if (sesEndpoint) return { databaseUrl, queueEnv, sesEndpoint, inboxUrl: `${sesEndpoint.replace(/\/$/, '')}/` };
   const ses = await startLocalSes();
   stops.push(() => ses.stop());
-  return { databaseUrl, queueEnv, sesEndpoint: ses.endpoint, inboxUrl: ses.inboxUrl };
+  // The senders reach it through the tag recorder, so the simulator's events carry each message's own tags.
+  const recorder = await startSesTagRecorder(ses.endpoint);
+  stops.push(() => recorder.stop());
+  return { databaseUrl, queueEnv, sesEndpoint: recorder.endpoint, inboxUrl: ses.inboxUrl, tagsOf: recorder.tagsOf };
 }
 
 /** The dev defaults, overridden by whatever the environment sets, then the services dev started. */
@@ -177,6 +183,8 @@ function devEnvironment(
     AWS_REGION: 'us-east-1',
     MAIL_FROM: 'reverify demo <noreply@reverify.test>',
     SES_CONFIGURATION_SET: 'reverify-dev',
+    // The simulator publishes Send events as SES does for a configuration set that includes them.
+    SES_SEND_EVENTS: 'true',
     SES_MAX_SEND_RATE: String(DEFAULT_SEND_RATE),
     PUBLIC_BASE_URL: `http://localhost:${context.port}`,
     SNS_TOPIC_ARNS: DEV_TOPIC_ARN,
@@ -229,6 +237,7 @@ async function startApplication(
     db: app.db,
     log,
     pendingFile: path.join(context.dataDir, 'ses-simulator-pending.json'),
+    tagsOf: context.services.tagsOf,
     // SES reports within seconds, not at once: the funnel shows messages sent and not yet delivered.
     settleMs: 2_000,
   });
