@@ -86,6 +86,15 @@ describe('a send whose outcome a crash left unknown, with SES Send events', () =
     expect((await getCampaignSummary(env.db, campaignId))!.counts).toMatchObject({ unconfirmed: 0, sent: 1, sentTwice: 0 });
   });
 
+  it('is sent at once when its Send event came while it was still sending, before its job was retried', async () => {
+    const { campaignId, rowId, address } = await crashedSend('unc-early');
+    await postEvent('send', address, 'ses-msg-early', tagsOf(campaignId, rowId, 1));
+    const ses = new FakeSes();
+    expect(await deliverCampaignMessage(hook.app, rowId, { ses })).toBe('unknown_outcome');
+    expect(ses.calls).toBe(0);
+    expect(await ledgerRow(rowId)).toMatchObject({ status: 'sent', reason: null, ses_message_id: 'ses-msg-early' });
+  });
+
   it('with no event, waits UNKNOWN_OUTCOME_WAIT_MINUTES after its claim, then is sent once', async () => {
     const { campaignId, rowId } = await crashedSend('unc-none');
     await retriedJobFindsItSending(rowId);

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 
 /**
@@ -15,11 +15,20 @@ type Db = Kysely<Database>;
 /** The reason an unconfirmed row carries while it waits. */
 export const AWAITING_SES_EVENT = 'awaiting_ses_event';
 
-/** sending → unconfirmed: wait for SES's events to say whether SES took the message. */
+/**
+ * sending → unconfirmed: wait for SES's events to say whether SES took the
+ * message. A row an SES event already named while it was sending (the event
+ * recorded its MessageId) needs no wait: SES took it, and it becomes sent.
+ */
 export async function markUnconfirmed(db: Db, id: string, now: Date): Promise<boolean> {
   const result = await db
     .updateTable('campaign_recipients')
-    .set({ status: 'unconfirmed', unconfirmed_at: now, reason: AWAITING_SES_EVENT, updated_at: now })
+    .set({
+      status: sql<'unconfirmed' | 'sent'>`CASE WHEN ses_message_id IS NULL THEN 'unconfirmed' ELSE 'sent' END`,
+      unconfirmed_at: now,
+      reason: sql<string | null>`CASE WHEN ses_message_id IS NULL THEN ${AWAITING_SES_EVENT} END`,
+      updated_at: now,
+    })
     .where('id', '=', id)
     .where('status', '=', 'sending')
     .executeTakeFirst();
