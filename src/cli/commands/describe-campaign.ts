@@ -14,7 +14,9 @@ export function describeSummary(summary: CampaignSummary): string {
     `  eligible ${number.format(c.eligible)} · queued ${number.format(c.queued)} · sent ${number.format(c.sent)} · delivered ${number.format(c.delivered)}` +
       ` · bounced ${number.format(c.bounced)} · complained ${number.format(c.complained)} · failed ${number.format(c.failed)}` +
       ` · skipped ${number.format(c.skipped)} · verified ${number.format(c.verified)}`,
-    `  now: ${number.format(c.pending)} planned and waiting for a day's budget, ${number.format(c.waiting)} in the send queue`,
+    `  now: ${number.format(c.pending)} planned and waiting for a day's budget, ${number.format(c.waiting)} in the send queue` +
+      `, ${number.format(c.unconfirmed)} unconfirmed (a crash left their outcome unknown; waiting for SES's events)`,
+    ...(c.sentTwice > 0 ? [`  ${number.format(c.sentTwice)} people got two messages: SES took a message given up on after its resend`] : []),
   ].join('\n');
 }
 
