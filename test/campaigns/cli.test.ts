@@ -124,7 +124,7 @@ describe('reverify campaign (CLI)', () => {
 
   it('reconcile --json reports what it re-enqueued', async () => {
     // No worker ever ran on this queue prefix: the fixed schedules (sweeps, reconcile) are missing at first.
-    expect(json(await inProcess(reconcileCommand, '--json'))).toEqual({ requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 3 });
-    expect(json(await inProcess(reconcileCommand, '--json'))).toEqual({ requeued: 0, released: 0, unknownOutcome: 0, schedulesRestored: 0 });
+    expect(json(await inProcess(reconcileCommand, '--json'))).toEqual({ requeued: 0, released: 0, unknownOutcome: 0, unconfirmed: 0, resentUnconfirmed: 0, schedulesRestored: 3 });
+    expect(json(await inProcess(reconcileCommand, '--json'))).toEqual({ requeued: 0, released: 0, unknownOutcome: 0, unconfirmed: 0, resentUnconfirmed: 0, schedulesRestored: 0 });
   });
 });
