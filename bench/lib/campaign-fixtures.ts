@@ -7,11 +7,14 @@ import { freePort } from '../../src/dev/ports.js';
 
 /** Campaign fixtures and small helpers shared by the campaign benchmark's parts (bench/campaign.ts). */
 
+/** BENCH_CAMPAIGN_COOLDOWN=off: campaigns created as with --ignore-cooldown (an A/B of the cooldown check's cost). */
+const COOLDOWN_DAYS = process.env.BENCH_CAMPAIGN_COOLDOWN === 'off' ? null : 30;
+
 export async function newCampaign(db: Db, name: string, perDay = 200, schedule = '0 * * * *'): Promise<string> {
   const now = new Date();
   const campaign = await insertCampaign(
     db,
-    { name, template: 'reverify-email', segment: 'unverified-role-holders', perDay, schedule, startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0, cooldownDays: 30 },
+    { name, template: 'reverify-email', segment: 'unverified-role-holders', perDay, schedule, startsAt: now, allowExternalLinks: false, eligibleAtCreate: 0, cooldownDays: COOLDOWN_DAYS },
     now,
   );
   return campaign.id;
