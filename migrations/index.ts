@@ -6,6 +6,7 @@ import * as sesEvents from './0005_ses_events.js';
 import * as sesHistoryFunction from './0006_ses_history_function.js';
 import * as ledgerUniqueByUser from './0007_ledger_unique_by_user.js';
 import * as tokenChecksOnAddressOnly from './0008_token_checks_on_address_only.js';
+import * as sweepLateRevocations from './0014_sweep_late_revocations.js';
 
 /**
  * Every migration, in order. A static list (rather than a directory scan)
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0006_ses_history_function': sesHistoryFunction,
   '0007_ledger_unique_by_user': ledgerUniqueByUser,
   '0008_token_checks_on_address_only': tokenChecksOnAddressOnly,
+  '0014_sweep_late_revocations': sweepLateRevocations,
 };
