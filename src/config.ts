@@ -56,6 +56,14 @@ const schema = z
       }),
     SNS_CERT_CACHE_DIR: z.string().min(1).default('.reverify/sns-certs'),
     SNS_MAX_AGE_SECONDS: positiveInt(3600),
+    SNS_SIGNATURE_VERSIONS: z
+      .string()
+      .default('1,2')
+      .transform((value) => value.split(',').map((version) => version.trim()).filter(Boolean))
+      .refine((versions) => versions.length > 0 && versions.every((version) => version === '1' || version === '2'), {
+        message: 'must be 1, 2 or 1,2 (the SNS SignatureVersions accepted; 2 alone refuses SHA1-signed messages)',
+      })
+      .transform((versions) => [...new Set(versions)] as Array<'1' | '2'>),
     SOFT_BOUNCE_LIMIT: positiveInt(5),
     VERIFY_TOKEN_TTL_HOURS: positiveInt(168),
     TEMP_ACCOUNT_TTL_DAYS: positiveInt(365),
@@ -92,6 +100,7 @@ const schema = z
       .default('false')
       .transform((value) => value === 'true' || value === '1'),
     PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(3000),
+    METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((env) => env.TEMP_ACCOUNT_REMINDER_DAYS < env.TEMP_ACCOUNT_TTL_DAYS, {

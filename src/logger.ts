@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -8,7 +9,7 @@ export type { Logger } from 'pino';
  * by path so a careless `log.info({ config })` cannot leak them.
  */
 export function createLogger(options: { level?: string; name?: string; pretty?: boolean } = {}): Logger {
-  const pretty = options.pretty ?? (process.stdout.isTTY === true && process.env.CI === undefined);
+  const pretty = (options.pretty ?? (process.stdout.isTTY === true && process.env.CI === undefined)) && prettyPrinterInstalled();
   return pino({
     name: options.name ?? 'reverify',
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -29,6 +30,16 @@ export function createLogger(options: { level?: string; name?: string; pretty?: 
     },
     transport: pretty ? { target: 'pino-pretty', options: { colorize: true, destination: 2 } } : undefined,
   }, pretty ? undefined : pino.destination(2));
+}
+
+/** pino-pretty is a devDependency: the production image (no dev packages) logs JSON even on a terminal. */
+function prettyPrinterInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A child logger that tags every line of a job with its queue, name and id. */

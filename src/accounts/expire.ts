@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import { temporaryAccountsTotal } from '../metrics.js';
+import { revokeAccessAfterExpiry, type LateRevocations } from './expire-late.js';
 import { runSweep, type SweepContext, type SweepOptions, type SweepOutcome } from './sweep-runner.js';
 import { recordDryRunCounts } from './sweep-runs.js';
 import { expiryCutoffSql, sweepWindow, type SweepWindow } from './sweep-window.js';
@@ -13,9 +14,10 @@ export interface ExpireOptions extends SweepOptions {
   afterBatch?: (batch: number) => void | Promise<void>;
 }
 
-export interface ExpireResult {
+export interface ExpireResult extends LateRevocations {
   /** Accounts expired by this run (would be expired, in a dry run). */
   expired: number;
+  /** Sessions and tokens revoked as their accounts expired (not counting those of LateRevocations). */
   sessionsRevoked: number;
   tokensRevoked: number;
   batches: number;
@@ -35,11 +37,20 @@ export interface ExpireResult {
 export async function expireTemporaryAccounts(db: Db, config: Config, options: ExpireOptions = {}): Promise<SweepOutcome<ExpireResult>> {
   const window = sweepWindow(config);
   const batchSize = options.batchSize ?? config.SWEEP_BATCH_SIZE;
-  return runSweep(db, 'expire', options, (ctx) => (ctx.dryRun ? countDue(ctx, window) : expireInBatches(ctx, window, batchSize, options)));
+  return runSweep(db, 'expire', options, async (ctx) => {
+    const expiry = ctx.dryRun ? await countDue(ctx, window) : await expireInBatches(ctx, window, batchSize, options);
+    const late = await revokeAccessAfterExpiry(ctx);
+    if (!ctx.dryRun && late.sessionsRevokedAfterExpiry + late.tokensRevokedAfterExpiry > 0) {
+      ctx.log?.warn({ ...late }, 'revoked sessions or API tokens opened on temporary accounts after they expired');
+    }
+    return { ...expiry, ...late };
+  });
 }
 
-async function expireInBatches(ctx: SweepContext, window: SweepWindow, batchSize: number, options: ExpireOptions): Promise<ExpireResult> {
-  const totals: ExpireResult = { expired: 0, sessionsRevoked: 0, tokensRevoked: 0, batches: 0, longestBatchMs: 0 };
+type ExpiryCounts = Omit<ExpireResult, keyof LateRevocations>;
+
+async function expireInBatches(ctx: SweepContext, window: SweepWindow, batchSize: number, options: ExpireOptions): Promise<ExpiryCounts> {
+  const totals: ExpiryCounts = { expired: 0, sessionsRevoked: 0, tokensRevoked: 0, batches: 0, longestBatchMs: 0 };
   let cursor: Cursor | null = null;
   for (;;) {
     const started = performance.now();
@@ -190,7 +201,7 @@ function recordProgress(runId: string): RawBuilder<unknown> {
     )`;
 }
 
-async function countDue(ctx: SweepContext, window: SweepWindow): Promise<ExpireResult> {
+async function countDue(ctx: SweepContext, window: SweepWindow): Promise<ExpiryCounts> {
   const { rows } = await sql<{ expired: string; sessions: string; tokens: string }>`
     WITH due AS (
       SELECT u.id FROM users u
@@ -201,7 +212,7 @@ async function countDue(ctx: SweepContext, window: SweepWindow): Promise<ExpireR
       (SELECT count(*) FROM sessions s JOIN due ON s.user_id = due.id WHERE s.revoked_at IS NULL) AS sessions,
       (SELECT count(*) FROM api_tokens t JOIN due ON t.user_id = due.id WHERE t.revoked_at IS NULL) AS tokens`.execute(ctx.conn);
   const row = rows[0];
-  const result: ExpireResult = {
+  const result: ExpiryCounts = {
     expired: Number(row?.expired ?? 0),
     sessionsRevoked: Number(row?.sessions ?? 0),
     tokensRevoked: Number(row?.tokens ?? 0),

@@ -16,7 +16,7 @@ interface RunFields {
   message?: string;
 }
 
-export type ExpireSummary = Pick<ExpireResult, 'expired' | 'sessionsRevoked' | 'tokensRevoked'> &
+export type ExpireSummary = Pick<ExpireResult, 'expired' | 'sessionsRevoked' | 'tokensRevoked' | 'sessionsRevokedAfterExpiry' | 'tokensRevokedAfterExpiry'> &
   RunFields & { batches: number; longestBatchMs: number };
 
 export type RemindSummary = Pick<RemindResult, 'reminded'> & RunFields;
@@ -29,6 +29,8 @@ export function expireSummary(outcome: SweepOutcome<ExpireResult>): ExpireSummar
     sessionsRevoked: result?.sessionsRevoked ?? 0,
     tokensRevoked: result?.tokensRevoked ?? 0,
     ...runFields(outcome),
+    sessionsRevokedAfterExpiry: result?.sessionsRevokedAfterExpiry ?? 0,
+    tokensRevokedAfterExpiry: result?.tokensRevokedAfterExpiry ?? 0,
     batches: result?.batches ?? 0,
     longestBatchMs: result?.longestBatchMs ?? 0,
   };

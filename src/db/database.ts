@@ -208,6 +208,9 @@ export interface SweepRunsTable {
   processed: Generated<number>;
   sessions_revoked: Generated<number>;
   tokens_revoked: Generated<number>;
+  /** Sessions and API tokens of already-expired accounts (opened after expiry) revoked by this run. */
+  sessions_revoked_after_expiry: Generated<number>;
+  tokens_revoked_after_expiry: Generated<number>;
   batches: Generated<number>;
   longest_batch_ms: Generated<number>;
   /** Last user id finished, so an interrupted run's progress is visible. */

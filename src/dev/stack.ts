@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { startServer } from '../http/start-server.js';
 import { startProcessing } from '../app/processing.js';
 import { ensureDemoCampaign, ensureDemoData } from './demo.js';
+import { DEFAULT_SEND_RATE } from './dev-packages.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { devExports, writeEnvFile } from './env-file.js';
 import { startLocalSes } from './local-ses.js';
@@ -64,11 +65,11 @@ export interface DevStack {
 }
 
 /**
- * The demo's send rate (messages per second): the default 3000 users give
- * about 500 eligible role holders, which this mails in about 8 minutes, slow
- * enough to watch the funnel move.
+ * The demo's send rate (messages per second, in dev-packages.ts): the default
+ * 3000 users give about 500 eligible role holders, which this mails in about
+ * 8 minutes, slow enough to watch the funnel move.
  */
-export const DEFAULT_SEND_RATE = 1;
+export { DEFAULT_SEND_RATE };
 
 /** The dev topic: the webhook accepts it because dev sets SNS_TOPIC_ARNS to it. */
 export const DEV_TOPIC_ARN = 'arn:aws:sns:us-east-1:000000000000:reverify-dev-ses-events';

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../app/app.js';
+import { clipEchoedErrors, fastifyLimitOptions, HTTP_LIMITS, type HttpLimits } from './limits.js';
 import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -12,6 +13,8 @@ export type RoutePlugin = (server: FastifyInstance, app: App) => Promise<void> |
 export interface ServerOptions {
   /** Routes to mount; each domain contributes a Fastify plugin. */
   readonly routes?: readonly RoutePlugin[];
+  /** Timeouts and keep-alive limits (tests shorten them); HTTP_LIMITS by default. */
+  readonly limits?: Partial<HttpLimits>;
 }
 
 /**
@@ -23,7 +26,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     loggerInstance: app.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would drown the job logs; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    ...fastifyLimitOptions({ ...HTTP_LIMITS, ...options.limits }),
   }) as unknown as FastifyInstance;
+  clipEchoedErrors(server);
   for (const register of options.routes ?? []) await register(server, app);
   return server;
 }
@@ -31,6 +36,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
 export interface CreateServerOptions {
   /** Mount Bull Board, the campaigns page and the admin API (needs ADMIN_PASSWORD). Default true. */
   readonly dashboard?: boolean;
+  /** Mount /metrics here. Default true; false when METRICS_PORT gives it its own listener. */
+  readonly metrics?: boolean;
+  readonly limits?: Partial<HttpLimits>;
 }
 
 /**
@@ -39,7 +47,8 @@ export interface CreateServerOptions {
  * AdminPasswordMissingError when the dashboard is on without ADMIN_PASSWORD.
  */
 export async function createServer(app: App, options: CreateServerOptions = {}): Promise<FastifyInstance> {
-  const routes: RoutePlugin[] = [healthRoutes, metricsRoutes, webhookRoutes, verifyRoutes];
+  const routes: RoutePlugin[] = [healthRoutes, webhookRoutes, verifyRoutes];
+  if (options.metrics !== false) routes.push(metricsRoutes);
   if (options.dashboard !== false) routes.push(adminRoutes);
-  return buildServer(app, { routes });
+  return buildServer(app, { routes, limits: options.limits });
 }

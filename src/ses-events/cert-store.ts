@@ -1,24 +1,33 @@
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CertificateMissingError, CertificateUnavailableError, downloadCertificate, FetchLimiter, type FetchLike } from './cert-fetch.js';
 
 /**
  * SNS signing certificates, cached in memory and on disk as
- * `<sha256 hex of SigningCertURL>.pem` in SNS_CERT_CACHE_DIR. A cached
- * certificate is used without fetching; a fetch happens at most once per URL
- * per process even when many requests need it at the same moment. The fetch
- * is injectable so tests and benchmarks run offline.
+ * `<sha256 hex of SigningCertURL>.pem` in SNS_CERT_CACHE_DIR. The URL is the
+ * canonical one (checkSigningCertUrl refuses any other spelling), so one
+ * certificate has one cache entry. A cached certificate is used without
+ * fetching; concurrent requests for one URL share one fetch; a failed fetch
+ * is remembered for FAILURE_TTL_MS, so a burst of forged messages naming a
+ * missing certificate costs one fetch a minute. Both caches are bounded, and
+ * the disk cache keeps its newest MAX_DISK_CERTIFICATES files. The fetch is
+ * injectable so tests and benchmarks run offline.
  */
 
-export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+export { CertificateMissingError, CertificateUnavailableError, type FetchLike } from './cert-fetch.js';
 
-/** The certificate could not be obtained (network, SNS down): the caller answers 503 so SNS retries. */
-export class CertificateUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CertificateUnavailableError';
-  }
-}
+/** How long a failed fetch is answered from memory (same error) before the next try. */
+export const FAILURE_TTL_MS = 60_000;
+/** Certificates kept in memory: SNS uses one per region, rotated rarely. */
+export const MAX_MEMORY_CERTIFICATES = 64;
+/** Remembered failures (each a URL and a message); the oldest is forgotten first. */
+export const MAX_REMEMBERED_FAILURES = 1_000;
+/** Files kept in SNS_CERT_CACHE_DIR; the oldest are removed past it. */
+export const MAX_DISK_CERTIFICATES = 100;
+/** Certificate downloads in flight at once, and waiting behind them. */
+export const MAX_CONCURRENT_FETCHES = 4;
+export const MAX_WAITING_FETCHES = 100;
 
 /** The cache file name of a certificate URL. */
 export function certCacheFileName(certUrl: string): string {
@@ -29,6 +38,8 @@ export interface CertificateStoreOptions {
   readonly cacheDir: string;
   readonly fetch?: FetchLike;
   readonly timeoutMs?: number;
+  /** Milliseconds now (tests move it to expire a remembered failure). */
+  readonly now?: () => number;
   /** Told when the disk cache cannot be written (the certificate is still used from memory). */
   readonly onCacheWriteError?: (error: unknown) => void;
 }
@@ -41,7 +52,10 @@ export interface SigningCertificate {
 }
 
 export class CertificateStore {
+  /** Insertion order is recency: a hit moves its entry to the end, the first is evicted. */
   private readonly certificates = new Map<string, Promise<SigningCertificate>>();
+  private readonly failures = new Map<string, { error: Error; until: number }>();
+  private readonly limiter = new FetchLimiter(MAX_CONCURRENT_FETCHES, MAX_WAITING_FETCHES);
   private fetches = 0;
 
   constructor(private readonly options: CertificateStoreOptions) {}
@@ -51,16 +65,41 @@ export class CertificateStore {
     return this.fetches;
   }
 
+  /** Downloads in flight now. */
+  get fetchesInFlight(): number {
+    return this.limiter.inFlight;
+  }
+
   /** The certificate at `certUrl` (already checked by checkSigningCertUrl). */
   certificate(certUrl: string): Promise<SigningCertificate> {
-    let pending = this.certificates.get(certUrl);
-    if (!pending) {
-      pending = this.load(certUrl);
-      this.certificates.set(certUrl, pending);
-      // A failed load must not stay cached: the next request tries again.
-      pending.catch(() => this.certificates.delete(certUrl));
+    const failure = this.failures.get(certUrl);
+    if (failure && failure.until > this.now()) return Promise.reject(failure.error);
+    if (failure) this.failures.delete(certUrl);
+    const cached = this.certificates.get(certUrl);
+    if (cached) {
+      this.certificates.delete(certUrl);
+      this.certificates.set(certUrl, cached);
+      return cached;
     }
+    const pending = this.load(certUrl);
+    this.certificates.set(certUrl, pending);
+    if (this.certificates.size > MAX_MEMORY_CERTIFICATES) this.certificates.delete(this.certificates.keys().next().value as string);
+    pending.catch((error: unknown) => {
+      if (this.certificates.get(certUrl) === pending) this.certificates.delete(certUrl);
+      this.rememberFailure(certUrl, error);
+    });
     return pending;
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  private rememberFailure(certUrl: string, error: unknown): void {
+    if (!(error instanceof CertificateMissingError || error instanceof CertificateUnavailableError)) return;
+    this.failures.delete(certUrl);
+    this.failures.set(certUrl, { error, until: this.now() + FAILURE_TTL_MS });
+    if (this.failures.size > MAX_REMEMBERED_FAILURES) this.failures.delete(this.failures.keys().next().value as string);
   }
 
   private async load(certUrl: string): Promise<SigningCertificate> {
@@ -70,33 +109,39 @@ export class CertificateStore {
       const certificate = certificateFromPem(cached);
       if (certificate) return certificate;
     }
-    const pem = await this.fetchPem(certUrl);
+    const pem = await this.limiter.run(() => {
+      this.fetches += 1;
+      return downloadCertificate(this.options.fetch ?? (globalThis.fetch as FetchLike), certUrl, this.options.timeoutMs ?? 5_000);
+    });
     const certificate = certificateFromPem(pem);
     if (!certificate) throw new CertificateUnavailableError(`${certUrl} did not return a PEM certificate`);
-    // Write then rename, so a concurrent reader never sees half a file. The
-    // disk copy only saves a fetch after a restart: failing to write it
+    // The disk copy only saves a fetch after a restart: failing to write it
     // (read-only or full disk) must not refuse a genuine message.
-    const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await mkdir(this.options.cacheDir, { recursive: true })
-      .then(() => writeFile(temporary, pem, 'utf8'))
-      .then(() => rename(temporary, file))
-      .catch((error: unknown) => this.options.onCacheWriteError?.(error));
+    await this.writeToDisk(file, pem).catch((error: unknown) => this.options.onCacheWriteError?.(error));
     return certificate;
   }
 
-  private async fetchPem(certUrl: string): Promise<string> {
-    const fetchImpl = this.options.fetch ?? (globalThis.fetch as FetchLike);
-    this.fetches += 1;
-    try {
-      const response = await fetchImpl(certUrl, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000) });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      return await response.text();
-    } catch (error) {
-      throw new CertificateUnavailableError(`could not fetch the SNS signing certificate ${certUrl}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+  /** Write then rename, so a concurrent reader never sees half a file; then trim the folder to its cap. */
+  private async writeToDisk(file: string, pem: string): Promise<void> {
+    const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+    await mkdir(this.options.cacheDir, { recursive: true });
+    await writeFile(temporary, pem, 'utf8');
+    await rename(temporary, file);
+    await trimDiskCache(this.options.cacheDir, MAX_DISK_CERTIFICATES);
   }
+}
+
+/** Removes the oldest `.pem` files of `dir` beyond `keep`. */
+export async function trimDiskCache(dir: string, keep: number): Promise<number> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.pem'));
+  if (names.length <= keep) return 0;
+  const dated = await Promise.all(
+    names.map(async (name) => ({ name, mtime: await stat(path.join(dir, name)).then((s) => s.mtimeMs, () => 0) })),
+  );
+  dated.sort((a, b) => a.mtime - b.mtime);
+  const doomed = dated.slice(0, dated.length - keep);
+  await Promise.all(doomed.map(({ name }) => unlink(path.join(dir, name)).catch(() => undefined)));
+  return doomed.length;
 }
 
 function certificateFromPem(pem: string): SigningCertificate | null {

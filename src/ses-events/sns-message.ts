@@ -1,3 +1,5 @@
+import { clip } from '../echo.js';
+
 /**
  * The SNS HTTP message envelope: parsed from the request body text and
  * checked for shape before anything trusts it. Nothing here is verified yet;
@@ -51,7 +53,7 @@ export function parseSnsMessage(body: string): ParseResult {
   // eslint-disable-next-line no-control-regex -- a genuine SNS MessageId is a UUID; control characters mean forgery
   if (/[\u0000-\u001f]/.test(record.MessageId as string)) return { ok: false, problem: 'MessageId contains control characters' };
   const type = record.Type as string;
-  if (!(SNS_MESSAGE_TYPES as readonly string[]).includes(type)) return { ok: false, problem: `Type ${JSON.stringify(type)} is not an SNS message type` };
+  if (!(SNS_MESSAGE_TYPES as readonly string[]).includes(type)) return { ok: false, problem: `Type ${clip(JSON.stringify(type))} is not an SNS message type` };
   if (record.SignatureVersion !== '1' && record.SignatureVersion !== '2') {
     return { ok: false, problem: 'SignatureVersion must be "1" or "2"' };
   }

@@ -35,8 +35,13 @@ export function signatureAlgorithm(version: '1' | '2'): 'RSA-SHA1' | 'RSA-SHA256
   return version === '1' ? 'RSA-SHA1' : 'RSA-SHA256';
 }
 
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** True when `message.Signature` is the signature of its canonical string by the certificate's key. */
 export function verifySnsSignature(message: SnsMessage, publicKey: KeyLike): boolean {
+  // Buffer.from skips characters outside base64, so "sig" and "sig " would
+  // both verify: only the exact encoding SNS sends is accepted (found by fuzzing).
+  if (!STRICT_BASE64.test(message.Signature)) return false;
   const signature = Buffer.from(message.Signature, 'base64');
   if (signature.length === 0) return false;
   const verifier = createVerify(signatureAlgorithm(message.SignatureVersion));

@@ -3,6 +3,7 @@ import type { Clock } from '../app/app.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { clip, clipFields } from '../echo.js';
 import { webhookRejectedTotal } from '../metrics.js';
 import type { CertificateStore, FetchLike } from './cert-store.js';
 
@@ -15,7 +16,9 @@ import type { CertificateStore, FetchLike } from './cert-store.js';
 export type RejectReason =
   | 'malformed'
   | 'bad_cert_url'
+  | 'bad_cert'
   | 'bad_certificate'
+  | 'bad_signature_version'
   | 'bad_topic'
   | 'stale'
   | 'bad_signature'
@@ -44,17 +47,25 @@ export interface WebhookContext {
   readonly reject: Reject;
 }
 
-/** A refusal counted by reason and logged at error level when SNS should retry (5xx), warn otherwise. */
+/**
+ * A refusal counted by reason and logged at error level when SNS should retry
+ * (5xx), warn otherwise. Echoed input is clipped where it is put into the
+ * problem (clip()); the problem as a whole is clipped too, as a safety net.
+ */
 export function rejecter(log: Logger): Reject {
   return (reason, status, problem, fields = {}) => {
     webhookRejectedTotal.inc({ reason });
     const level = status >= 500 ? 'error' : 'warn';
-    log[level]({ reason, problem, ...fields }, 'SNS message refused');
-    return { status, body: { error: problem, reason } };
+    const said = clip(problem, PROBLEM_LIMIT);
+    log[level]({ reason, problem: said, ...clipFields(fields) }, 'SNS message refused');
+    return { status, body: { error: said, reason } };
   };
 }
 
+/** A problem holds at most a few clipped fields and its own words. */
+const PROBLEM_LIMIT = 600;
+
 /** The log fields that identify an SNS message. */
 export function messageFields(message: { MessageId: string; TopicArn: string; Type: string }): Record<string, unknown> {
-  return { snsMessageId: message.MessageId, topicArn: message.TopicArn, type: message.Type };
+  return clipFields({ snsMessageId: message.MessageId, topicArn: message.TopicArn, type: message.Type });
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../app/app.js';
 import { enforceReputationGuard } from '../campaigns/reputation.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import { clip } from '../echo.js';
 import type { Logger } from '../logger.js';
 import { CertificateStore, type FetchLike } from './cert-store.js';
 import { parseSnsMessage } from './sns-message.js';
@@ -58,7 +59,7 @@ async function handleSnsRequest(ctx: WebhookContext, { messageTypeHeader, body }
   if (!parsed.ok) return ctx.reject('malformed', 400, parsed.problem);
   const message = parsed.message;
   if (messageTypeHeader !== message.Type) {
-    return ctx.reject('malformed', 400, `x-amz-sns-message-type header (${messageTypeHeader ?? 'missing'}) does not match the body's Type (${message.Type})`);
+    return ctx.reject('malformed', 400, `x-amz-sns-message-type header (${clip(messageTypeHeader ?? 'missing')}) does not match the body's Type (${message.Type})`);
   }
   const refused = await verifySnsMessage(ctx, message);
   if (refused) return refused;

@@ -65,6 +65,9 @@ const DUE = [
   'due-tie-3',
 ];
 
+/** Expired before the run, yet with a session and a token still open: the run revokes them, counted apart. */
+const EXPIRED_WITH_OPEN_ACCESS = ['already-expired'];
+
 let ids: Record<string, string>;
 let initial: Snapshot;
 
@@ -74,11 +77,16 @@ beforeEach(async () => {
   initial = await snapshot(env.db);
 });
 
-/** The state after a correct expiry: due users expired at NOW, their open credentials revoked at NOW, one audit row each. */
-function expectedAfterExpiry(start: Snapshot, expiredAt: Record<string, Date> = {}): Snapshot {
+/**
+ * The state after a correct expiry: due users expired at NOW, their open
+ * credentials revoked at NOW, one audit row each; and the credentials still
+ * open on accounts expired before, revoked at NOW too (`at` moves either).
+ */
+function expectedAfterExpiry(start: Snapshot, at: Record<string, Date> = {}): Snapshot {
   const expected = clone(start);
-  const when = new Map(DUE.map((name) => [ids[name], expiredAt[name] ?? NOW]));
+  const when = new Map(DUE.map((name) => [ids[name], at[name] ?? NOW]));
   for (const user of expected.users!) if (when.has(user.id as string)) user.expired_at = when.get(user.id as string);
+  for (const name of EXPIRED_WITH_OPEN_ACCESS) when.set(ids[name], at[name] ?? NOW);
   for (const table of ['sessions', 'api_tokens']) {
     for (const row of expected[table]!) {
       if (when.has(row.user_id as string) && row.revoked_at === null) row.revoked_at = when.get(row.user_id as string);
@@ -126,6 +134,8 @@ describe('expiry sweep', () => {
       expired: DUE.length,
       sessionsRevoked: openCredentials('sessions'),
       tokensRevoked: openCredentials('api_tokens'),
+      sessionsRevokedAfterExpiry: 1,
+      tokensRevokedAfterExpiry: 1,
       batches: Math.ceil(DUE.length / 2),
     });
 
@@ -138,8 +148,16 @@ describe('expiry sweep', () => {
 
     // One audit row per expired account, saying what was revoked.
     expect(after.audit_log!.map((row) => [row.actor, row.action, row.user_id]).sort()).toEqual(
-      DUE.map((name) => ['sweep', 'account.expired', ids[name]]).sort(),
+      [
+        ...DUE.map((name) => ['sweep', 'account.expired', ids[name]]),
+        ['sweep', 'account.access_revoked_after_expiry', ids['already-expired']],
+      ].sort(),
     );
+    const late = after.audit_log!.find((row) => row.action === 'account.access_revoked_after_expiry');
+    expect(late?.details).toEqual({ runId: Number(outcome.runId), sessionsRevoked: 1, tokensRevoked: 1 });
+    // Its session revoked before keeps its time; the open one is revoked now.
+    const lateSessions = after.sessions!.filter((row) => row.user_id === ids['already-expired']).map((row) => row.revoked_at);
+    expect(lateSessions).toEqual([NOW, EARLIER]);
     const audit = after.audit_log!.find((row) => row.user_id === several);
     expect(audit?.details).toEqual({ runId: Number(outcome.runId), sessionsRevoked: 2, tokensRevoked: 1 });
     expect(audit?.reason).toBe('temporary_account_ttl');
@@ -153,6 +171,8 @@ describe('expiry sweep', () => {
       processed: DUE.length,
       sessions_revoked: openCredentials('sessions'),
       tokens_revoked: openCredentials('api_tokens'),
+      sessions_revoked_after_expiry: 1,
+      tokens_revoked_after_expiry: 1,
       batches: Math.ceil(DUE.length / 2),
       error: null,
     });
@@ -163,8 +183,34 @@ describe('expiry sweep', () => {
     await expire();
     const once = await snapshot(env.db);
     const again = await expire();
-    expect(again.skipped === false && again.result).toMatchObject({ expired: 0, sessionsRevoked: 0, tokensRevoked: 0, batches: 0 });
+    expect(again.skipped === false && again.result).toMatchObject({
+      expired: 0,
+      sessionsRevoked: 0,
+      tokensRevoked: 0,
+      sessionsRevokedAfterExpiry: 0,
+      tokensRevokedAfterExpiry: 0,
+      batches: 0,
+    });
     expect(await snapshot(env.db)).toEqual(once);
+  });
+
+  it('revokes a session and a token opened on an account after it expired, counted apart, on the next run', async () => {
+    const later = new Date(NOW.getTime() + 60_000);
+    await expire({ now: later });
+    const account = ids['due-exactly-now']!;
+    const afterExpiry = new Date(later.getTime() + 1000);
+    await env.db.insertInto('sessions').values({ user_id: account, created_at: afterExpiry, expires_at: new Date(NOW.getTime() + DAY_MS), revoked_at: null }).execute();
+    await env.db.insertInto('api_tokens').values({ user_id: account, name: 'minted-after-expiry', created_at: afterExpiry, revoked_at: null }).execute();
+    const dry = await expire({ now: later, dryRun: true });
+    expect(dry.skipped === false && dry.result).toMatchObject({ expired: 0, sessionsRevoked: 0, tokensRevoked: 0, sessionsRevokedAfterExpiry: 1, tokensRevokedAfterExpiry: 1 });
+    const next = await expire({ now: later });
+    expect(next.skipped === false && next.result).toMatchObject({ expired: 0, sessionsRevoked: 0, tokensRevoked: 0, sessionsRevokedAfterExpiry: 1, tokensRevokedAfterExpiry: 1 });
+    const open = await env.db.selectFrom('sessions').select('id').where('user_id', '=', account).where('revoked_at', 'is', null).execute();
+    const openTokens = await env.db.selectFrom('api_tokens').select('id').where('user_id', '=', account).where('revoked_at', 'is', null).execute();
+    expect([open, openTokens]).toEqual([[], []]);
+    // A permanent account's open credentials are never touched.
+    const permanent = await env.db.selectFrom('sessions').select('revoked_at').where('user_id', '=', ids['permanent-ten-years']!).execute();
+    expect(permanent).toEqual([{ revoked_at: null }]);
   });
 
   it('counts in a dry run and changes nothing', async () => {
@@ -175,10 +221,12 @@ describe('expiry sweep', () => {
       expired: DUE.length,
       sessionsRevoked: openCredentials('sessions'),
       tokensRevoked: openCredentials('api_tokens'),
+      sessionsRevokedAfterExpiry: 1,
+      tokensRevokedAfterExpiry: 1,
     });
     expect(await snapshot(env.db)).toEqual(initial);
     const run = await env.db.selectFrom('sweep_runs').selectAll().executeTakeFirstOrThrow();
-    expect(run).toMatchObject({ dry_run: true, outcome: 'completed', processed: DUE.length, batches: 0 });
+    expect(run).toMatchObject({ dry_run: true, outcome: 'completed', processed: DUE.length, batches: 0, sessions_revoked_after_expiry: 1, tokens_revoked_after_expiry: 1 });
   });
 
   it('finishes an interrupted run on the next run, with the same end state', async () => {
@@ -201,7 +249,7 @@ describe('expiry sweep', () => {
     expect(resumed.skipped === false && resumed.result.expired).toBe(DUE.length - 4);
     expect(withoutAudit(await snapshot(env.db))).toEqual(withoutAudit(expectedAfterExpiry(initial)));
     const audited = await env.db.selectFrom('audit_log').select('user_id').execute();
-    expect(audited.map((row) => row.user_id).sort()).toEqual(DUE.map((name) => ids[name]).sort());
+    expect(audited.map((row) => row.user_id).sort()).toEqual([...DUE, ...EXPIRED_WITH_OPEN_ACCESS].map((name) => ids[name]).sort());
   });
 
   it('leaves an account alone that was made permanent while its batch ran', async () => {
@@ -242,6 +290,6 @@ describe('expiry sweep', () => {
     expect(early.skipped === false && early.result.expired).toBe(3);
     const late = await expire();
     expect(late.skipped === false && late.result.expired).toBe(DUE.length - 3);
-    expect(withoutAudit(await snapshot(env.db))).toEqual(withoutAudit(expectedAfterExpiry(initial, { 'due-five-years-ago': twoDaysAgo, 'due-inactive': twoDaysAgo, 'due-several-credentials': twoDaysAgo })));
+    expect(withoutAudit(await snapshot(env.db))).toEqual(withoutAudit(expectedAfterExpiry(initial, { 'due-five-years-ago': twoDaysAgo, 'due-inactive': twoDaysAgo, 'due-several-credentials': twoDaysAgo, 'already-expired': twoDaysAgo })));
   });
 });

@@ -82,7 +82,7 @@ describe('reverify sweep', () => {
     expect(real.code).toBe(0);
     const summary = JSON.parse(real.stdout) as Record<string, unknown>;
     expect(summary).toMatchObject({ expired: 1, sessionsRevoked: 2, tokensRevoked: 1, dryRun: false, skipped: false, asOf: NOW.toISOString() });
-    expect(Object.keys(summary)).toEqual(expect.arrayContaining(['expired', 'sessionsRevoked', 'tokensRevoked', 'dryRun']));
+    expect(Object.keys(summary)).toEqual(expect.arrayContaining(['expired', 'sessionsRevoked', 'tokensRevoked', 'dryRun', 'sessionsRevokedAfterExpiry', 'tokensRevokedAfterExpiry']));
     expect(real.stdout.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(reminded.stdout)).toMatchObject({ reminded: 2, dryRun: false });
 

@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLocalSnsSigner } from '../../src/dev/sns-signer.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { createServer } from '../../src/http/server.js';
+import { QUEUE_GAUGE_INTERVAL_MS } from '../../src/http/routes/metrics.js';
 import { useTestEnv } from '../helpers/env.js';
 
 const env = useTestEnv();
@@ -90,15 +91,34 @@ describe('/metrics', () => {
     expect(delivered(await scrape())).toBe(before + 1);
   });
 
-  it('moves when jobs are queued', async () => {
+  it('moves when jobs are queued, at the next reading of the queue store (at most every few seconds)', async () => {
     const before = await scrape();
     expect(sample(before, 'reverify_queue_jobs', { queue: 'send', state: 'delayed' })).toBe(0);
     const send = app.queues.get(QUEUE_NAMES.send);
     await send.add('metrics-probe', {}, { delay: 3_600_000, jobId: 'metrics-probe-delayed' });
     await send.add('metrics-probe', {}, { jobId: 'metrics-probe-waiting' });
-    const after = await scrape();
-    expect(sample(after, 'reverify_queue_jobs', { queue: 'send', state: 'delayed' })).toBe(1);
+    // The scrape right after reuses the last reading; the gauges move within the interval.
+    expect(sample(await scrape(), 'reverify_queue_jobs', { queue: 'send', state: 'delayed' })).toBe(0);
+    let after = '';
+    await vi.waitFor(async () => {
+      after = await scrape();
+      expect(sample(after, 'reverify_queue_jobs', { queue: 'send', state: 'delayed' })).toBe(1);
+    }, { timeout: QUEUE_GAUGE_INTERVAL_MS + 3_000, interval: 250 });
     expect(sample(after, 'reverify_queue_jobs', { queue: 'send', state: 'waiting' })).toBe(1);
     expect(sample(after, 'reverify_queue_jobs', { queue: 'sweeps', state: 'waiting' })).toBe(0);
+  });
+
+  it('asks the queue store once for many concurrent scrapes, and not again within the interval', async () => {
+    await new Promise((resolve) => setTimeout(resolve, QUEUE_GAUGE_INTERVAL_MS));
+    const spies = app.queues.all().map((queue) => vi.spyOn(queue, 'getJobCounts'));
+    try {
+      const bodies = await Promise.all(Array.from({ length: 50 }, () => scrape()));
+      for (const body of bodies) expect(body).toContain('reverify_queue_jobs{');
+      for (const spy of spies) expect(spy).toHaveBeenCalledTimes(1);
+      await scrape();
+      for (const spy of spies) expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 });

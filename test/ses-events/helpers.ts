@@ -8,7 +8,7 @@ import type { Db } from '../../src/db/connect.js';
 import type { UnverifyReason } from '../../src/db/database.js';
 import { buildServer } from '../../src/http/server.js';
 import { createWebhookRoutes } from '../../src/http/routes/webhook.js';
-import type { FetchLike } from '../../src/ses-events/cert-store.js';
+import { CertificateStore, type FetchLike } from '../../src/ses-events/cert-store.js';
 import { createLocalSnsSigner, type LocalSnsSigner } from '../../src/dev/sns-signer.js';
 import type { TestEnv } from '../helpers/env.js';
 
@@ -24,6 +24,10 @@ export interface WebhookHarness {
   readonly fetched: string[];
   /** Campaign ids the reputation guard was asked about. */
   readonly guardCalls: string[];
+  /** Added to the certificate store's clock (to let a remembered failure expire). */
+  certClockOffsetMs: number;
+  /** The webhook's certificate store. */
+  certificates: CertificateStore;
   /** What the next fetch answers; by default the network is "down". */
   fetchAnswer: (url: string) => { ok: boolean; status: number; body: string } | Error;
 }
@@ -34,7 +38,8 @@ export interface WebhookHarness {
  * every URL and reaches no network.
  */
 export function useWebhook(env: TestEnv, options: { overrides?: Record<string, string>; clock?: Clock } = {}): WebhookHarness {
-  const state: Partial<WebhookHarness> & { fetched: string[]; guardCalls: string[]; fetchAnswer: WebhookHarness['fetchAnswer'] } = {
+  const state: Partial<WebhookHarness> & { fetched: string[]; guardCalls: string[]; certClockOffsetMs: number; fetchAnswer: WebhookHarness['fetchAnswer'] } = {
+    certClockOffsetMs: 0,
     fetched: [],
     guardCalls: [],
     fetchAnswer: () => new Error('network disabled in tests'),
@@ -52,7 +57,8 @@ export function useWebhook(env: TestEnv, options: { overrides?: Record<string, s
       overrides: { SNS_TOPIC_ARNS: TOPIC, SNS_CERT_CACHE_DIR: state.certDir, ...options.overrides },
       clock: options.clock,
     });
-    state.server = await buildServer(state.app, { routes: [createWebhookRoutes({ fetch, reputationGuard: async (campaignId) => {
+    state.certificates = new CertificateStore({ cacheDir: state.certDir, fetch, now: () => Date.now() + state.certClockOffsetMs });
+    state.server = await buildServer(state.app, { routes: [createWebhookRoutes({ fetch, certificates: state.certificates, reputationGuard: async (campaignId) => {
           state.guardCalls.push(campaignId);
           return { paused: false };
         }, })] });

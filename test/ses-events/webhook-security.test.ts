@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { buildServer } from '../../src/http/server.js';
 import { createWebhookRoutes } from '../../src/http/routes/webhook.js';
 import { describe, expect, it } from 'vitest';
-import { certCacheFileName } from '../../src/ses-events/cert-store.js';
+import { certCacheFileName, FAILURE_TTL_MS } from '../../src/ses-events/cert-store.js';
 import { createLocalSnsSigner } from '../../src/dev/sns-signer.js';
 import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import { useTestEnv } from '../helpers/env.js';
@@ -229,7 +229,7 @@ describe('POST /webhooks/ses refuses everything else and changes nothing', () =>
 });
 
 describe('signing certificates', () => {
-  it('fetches an unknown certificate once, caches it on disk, and answers 503 while SNS is unreachable', async () => {
+  it('fetches an unknown certificate once, caches it on disk, and answers 503 while SNS is unreachable (for a minute, from memory)', async () => {
     const other = await createLocalSnsSigner({ certCacheDir: hook.certDir, install: false });
     const message = () => other.signedNotification({ topicArn: TOPIC, message: sampleSesEvent('delivery', { to: 'x@example.net' }) });
 
@@ -238,7 +238,13 @@ describe('signing certificates', () => {
     expect((await post(hook.server, message())).statusCode).toBe(503);
     expect(await databaseSnapshot(env.db)).toEqual(before);
 
+    // SNS is back, but the failure is remembered for FAILURE_TTL_MS: still 503, no new fetch.
     hook.fetchAnswer = () => ({ ok: true, status: 200, body: other.certificatePem });
+    const failedFetches = hook.fetched.length;
+    expect((await post(hook.server, message())).statusCode).toBe(503);
+    expect(hook.fetched.length).toBe(failedFetches);
+
+    hook.certClockOffsetMs += FAILURE_TTL_MS;
     const fetchedBefore = hook.fetched.length;
     expect((await post(hook.server, message())).statusCode).toBe(200);
     expect((await post(hook.server, message())).statusCode).toBe(200);

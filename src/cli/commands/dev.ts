@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { exportLines } from '../../dev/env-file.js';
-import { DEFAULT_SEND_RATE, startDevStack, type DevInfo, type DevStack } from '../../dev/stack.js';
+import { DEFAULT_SEND_RATE, devPackagesProblem } from '../../dev/dev-packages.js';
+import type { DevInfo, DevStack } from '../../dev/stack.js';
 import { intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 import { SAME_SIGNAL_MS, untilShutdownSignal } from './lifecycle.js';
 
@@ -52,6 +53,13 @@ Ctrl-C stops everything. --json prints those details as one JSON object once rea
     const users = intFlag('users', values.users, { min: 0 }) ?? 3000;
     const perDay = intFlag('per-day', values['per-day'], { min: 1 }) ?? 200_000;
     const sendRate = rateFlag(values['send-rate']);
+    // Loaded only now: the stack needs development packages the production image leaves out.
+    const problem = devPackagesProblem();
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
+      return 2;
+    }
+    const { startDevStack } = await import('../../dev/stack.js');
     if (!values.json) process.stdout.write(`Starting reverify dev in ${dataDir} (the first run takes a little longer)…\n`);
     const stack = await startUnlessInterrupted((signal) =>
       startDevStack({ dataDir, users, perDay, sendRate, redis: values.redis === true, env: process.env, signal }),

@@ -33,7 +33,11 @@ says so, does nothing and exits 0. Every run is recorded in sweep_runs.
 --json      print one JSON object:
               remind: {"reminded", "dryRun", "skipped", "runId", "asOf"}
               expire: {"expired", "sessionsRevoked", "tokensRevoked", "dryRun",
-                       "skipped", "runId", "asOf", "batches", "longestBatchMs"}
+                       "skipped", "runId", "asOf", "sessionsRevokedAfterExpiry",
+                       "tokensRevokedAfterExpiry", "batches", "longestBatchMs"}
+            sessionsRevoked/tokensRevoked: revoked as their accounts expired;
+            ...AfterExpiry: still open on accounts expired before (opened
+            after their expiry), revoked by this run too
             ("message" too when skipped)
 
 Exit status: 0 done or skipped because another sweep was running,
@@ -64,6 +68,7 @@ Exit status: 0 done or skipped because another sweep was running,
             ? (summary.message ?? 'skipped')
             : `${dryRun ? 'Would expire' : 'Expired'} ${summary.expired} temporary accounts as of ${summary.asOf}, ` +
               `revoking ${summary.sessionsRevoked} sessions and ${summary.tokensRevoked} API tokens ` +
+              `(and ${summary.sessionsRevokedAfterExpiry} sessions and ${summary.tokensRevokedAfterExpiry} API tokens opened after an earlier expiry) ` +
               `(run #${summary.runId}, ${summary.batches} batches, longest ${summary.longestBatchMs} ms).`,
         );
       }

@@ -20,15 +20,19 @@ export async function checkPostgres(app: App, timeoutMs = PROBE_TIMEOUT_MS): Pro
 /**
  * `/healthz` (the process answers) and `/readyz` (PostgreSQL and the queue
  * store answer: `checks.redis` on Redis, `checks.queue` on the PostgreSQL backend).
+ * /readyz is public: it names what is down ('down') and nothing more; the
+ * reason (an address, a driver's message) goes to the log only.
  */
 export async function healthRoutes(server: FastifyInstance, app: App): Promise<void> {
   server.get('/healthz', async () => ({ status: 'ok' }));
 
   server.get('/readyz', async (_request, reply) => {
     const [postgres, queue] = await Promise.all([checkPostgres(app), app.queueBackend.check(PROBE_TIMEOUT_MS)]);
-    const checks = { postgres, [app.queueBackend.checkName]: queue };
-    const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
+    const details = { postgres, [app.queueBackend.checkName]: queue };
+    const down = Object.entries(details).filter(([, state]) => state !== 'ok').map(([name]) => name);
+    const checks = Object.fromEntries(Object.entries(details).map(([name, state]) => [name, state === 'ok' ? 'ok' : 'down']));
     if (down.length === 0) return { status: 'ready', checks };
+    app.log.warn({ checks: details }, `/readyz: not ready, ${down.join(' and ')} did not answer`);
     return reply.code(503).send({ status: 'unavailable', error: `not ready: ${down.join(' and ')} did not answer`, down, checks });
   });
 }

@@ -7,6 +7,14 @@ import { withTimeout } from '../../queue/timeout.js';
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
 
 /**
+ * Queue gauges are read from the queue store at most this often: a scrape
+ * within it reuses the last reading, and concurrent scrapes share one reading
+ * in progress, so /metrics costs the store one round of counts per interval
+ * however often (or however many at once) it is asked.
+ */
+export const QUEUE_GAUGE_INTERVAL_MS = 5_000;
+
+/**
  * Reads every queue's job counts into the gauge. Skipped (and the old values
  * dropped) when the queue store does not answer, so a scrape never hangs on it.
  */
@@ -30,10 +38,27 @@ async function refreshQueueDepths(app: App): Promise<void> {
   }
 }
 
+interface Reading {
+  startedAt: number;
+  done: Promise<void>;
+}
+
+const readings = new WeakMap<App, Reading>();
+
+/** The current reading of `app`'s queue gauges: the last one if recent or still running, else a new one. */
+export function queueGaugesReading(app: App, intervalMs = QUEUE_GAUGE_INTERVAL_MS): Promise<void> {
+  const now = Date.now();
+  const last = readings.get(app);
+  if (last && now - last.startedAt < intervalMs) return last.done;
+  const reading: Reading = { startedAt: now, done: refreshQueueDepths(app) };
+  readings.set(app, reading);
+  return reading.done;
+}
+
 /** `/metrics`: every reverify metric plus process defaults, in Prometheus text format. */
 export async function metricsRoutes(server: FastifyInstance, app: App): Promise<void> {
   server.get('/metrics', async (_request, reply) => {
-    await refreshQueueDepths(app);
+    await queueGaugesReading(app);
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);
   });
