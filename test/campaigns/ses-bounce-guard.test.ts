@@ -26,23 +26,26 @@ const env = useTestEnv();
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:reverify-ses-events';
 const SAMPLE = 100;
 
+/** A sent ledger row: its id, address and the MessageId SES gave. */
+type Sent = { id: string; email: string; ses_message_id: string | null };
+
 /** A running campaign of 101 people, 100 messages sent (one still queued, so it runs on); the sent ledger rows with their addresses. */
-async function sentCampaign(app: App, prefix: string): Promise<{ campaignId: string; rows: Array<{ id: string; email: string }> }> {
+async function sentCampaign(app: App, prefix: string): Promise<{ campaignId: string; rows: Sent[] }> {
   const fake = new FakeSes();
   useSesClient(app, fake);
   const { campaignId, rows } = await campaignForNewPeople(app, prefix, SAMPLE + 1, { tick: true });
   for (let start = 0; start < SAMPLE; start += 16) {
     await deliverCampaignBatch(app, rows.slice(start, Math.min(start + 16, SAMPLE)), { ses: fake, attemptsMade: 0, maxAttempts: 5 });
   }
-  const ledger = await app.db.selectFrom('campaign_recipients').select(['id', 'email']).where('campaign_id', '=', campaignId).where('status', '=', 'sent').orderBy('id').execute();
+  const ledger = await app.db.selectFrom('campaign_recipients').select(['id', 'email', 'ses_message_id']).where('campaign_id', '=', campaignId).where('status', '=', 'sent').orderBy('id').execute();
   expect(ledger).toHaveLength(SAMPLE);
   return { campaignId, rows: ledger };
 }
 
-/** SES reports a bounce of `kind` (with `subType`) for each of `rows`, tagged as reverify tags campaign mail. */
-async function bounce(app: App, campaignId: string, rows: ReadonlyArray<{ id: string; email: string }>, kind: AddressEventKind, subType: string) {
+/** SES reports a bounce of `kind` (with `subType`) for the message of each of `rows`, tagged as reverify tags campaign mail. */
+async function bounce(app: App, campaignId: string, rows: readonly Sent[], kind: AddressEventKind, subType: string) {
   for (const row of rows) {
-    const event = parseSesEvent(sampleSesEvent(kind, { to: row.email, subType, tags: { campaign_id: campaignId, recipient_id: row.id, kind: 'campaign' } }));
+    const event = parseSesEvent(sampleSesEvent(kind, { to: row.email, subType, sesMessageId: row.ses_message_id ?? undefined, tags: { campaign_id: campaignId, recipient_id: row.id, kind: 'campaign' } }));
     await ingestNotification(app.db, { snsMessageId: randomUUID(), topicArn: TOPIC, event, softBounceLimit: 5 });
   }
 }
