@@ -2,6 +2,8 @@ import type { AnyJob } from '../src/queue/job.js';
 import { campaignTickJob } from './campaign-tick.js';
 import { reconcileJob } from './reconcile.js';
 import { sendEmailJob } from './send-email.js';
+import { sesAccountCheckJob } from './ses-account-check.js';
+import { sesSuppressionSyncJob } from './ses-suppression-sync.js';
 import { sweepExpireJob } from './sweep-expire.js';
 import { sweepRemindJob } from './sweep-remind.js';
 
@@ -16,4 +18,6 @@ export const jobs = [
   reconcileJob,
   sweepRemindJob,
   sweepExpireJob,
+  sesAccountCheckJob,
+  sesSuppressionSyncJob,
 ] as const satisfies readonly AnyJob[];

@@ -1,9 +1,9 @@
 import { deliverCampaignBatch } from '../src/campaigns/deliver.js';
 import { enqueueSends } from '../src/campaigns/enqueue.js';
 import { sendBatchSize } from '../src/pace/pace.js';
-import { sendGateFor } from '../src/pace/send-gate.js';
 import { sesClientFor } from '../src/mail/ses-client.js';
 import { defineJob } from '../src/queue/job.js';
+import { accountPacedGate } from '../src/ses-account/account-limits.js';
 import { sendEmail } from './contract/definitions.js';
 
 /** Sends the campaign messages of a send job's ledger rows (see jobs/contract/definitions.ts). */
@@ -19,7 +19,8 @@ export const sendEmailJob = defineJob({
     }
     const outcomes = await deliverCampaignBatch(app, recipientIds.slice(0, size), {
       ses: sesClientFor(app),
-      gate: rateLimited ? sendGateFor(app) : undefined,
+      // Spaced at SES_MAX_SEND_RATE clipped to the account's MaxSendRate (src/ses-account/).
+      gate: rateLimited ? await accountPacedGate(app) : undefined,
       attemptsMade: job.attemptsMade,
       maxAttempts: job.opts.attempts,
     });

@@ -46,6 +46,17 @@ const schema = z
       .optional(),
     SES_CONFIGURATION_SET: z.string().min(1).optional(),
     SES_MAX_SEND_RATE: z.coerce.number({ error: 'must be a number' }).positive('must be greater than 0').default(14),
+    SES_QUOTA_RESERVE: z
+      .string()
+      .default('20%')
+      .refine((value) => parseQuotaReserve(value) !== undefined, {
+        message: 'must be a share of the 24-hour quota such as "20%" (0–100%) or a number of messages such as "5000"',
+      })
+      .transform((value) => parseQuotaReserve(value) as QuotaReserve),
+    SES_SUPPRESSION_SYNC_CRON: z
+      .string()
+      .default('30 4 * * *')
+      .refine((expr) => isValidCron(expr), { message: 'must be a cron expression such as "30 4 * * *"' }),
     PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
     SNS_TOPIC_ARNS: z
       .string()
@@ -109,6 +120,20 @@ const schema = z
   });
 
 type Parsed = z.infer<typeof schema>;
+
+/** SES_QUOTA_RESERVE: the part of the 24-hour SES quota campaigns leave to the site's other mail. */
+export type QuotaReserve = { readonly share: number } | { readonly messages: number };
+
+/** "20%" → a share of 0.2; "5000" → 5000 messages; anything else → undefined. */
+export function parseQuotaReserve(value: string): QuotaReserve | undefined {
+  const text = value.trim();
+  const percent = /^(\d{1,3}(?:\.\d+)?)\s*%$/.exec(text);
+  if (percent) {
+    const share = Number(percent[1]) / 100;
+    return share <= 1 ? { share } : undefined;
+  }
+  return /^\d{1,12}$/.test(text) ? { messages: Number(text) } : undefined;
+}
 
 /** The validated, frozen configuration every part of reverify reads. */
 export type Config = Readonly<Omit<Parsed, 'DATABASE_URL'> & { DATABASE_URL: string }>;

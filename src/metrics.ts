@@ -72,3 +72,19 @@ export const queueJobs = new Gauge({
   labelNames: ['queue', 'state'] as const,
   registers: [registry],
 });
+
+/** The SES account's quota as GetAccount last gave it, and the rate reverify sends at (issue 21). */
+export const sesQuota = new Gauge({
+  name: 'reverify_ses_quota',
+  help: 'SES account quota by kind: max_send_rate and max_24_hour_send (GetAccount, -1 unlimited), sent_last_24_hours, reserve (SES_QUOTA_RESERVE in messages), send_rate (the rate campaigns send at)',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+/** 1 for the SES account's current EnforcementStatus (HEALTHY, PROBATION, SHUTDOWN, UNKNOWN when not known), 0 for the others. */
+export const sesEnforcementStatus = new Gauge({
+  name: 'reverify_ses_enforcement_status',
+  help: 'The SES account enforcement status (GetAccount): 1 for the current one',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});

@@ -61,6 +61,20 @@ export const sweepExpire = jobType({
   payload: z.object({ dryRun: z.boolean().optional() }),
 });
 
+/** Reads what the SES account allows (GetAccount) and pauses campaigns while it is on PROBATION or SHUTDOWN. */
+export const sesAccountCheck = jobType({
+  name: 'ses-account-check',
+  queue: QUEUE_NAMES.maintenance,
+  payload: z.object({}).passthrough(),
+});
+
+/** Imports SES's account-level suppression list (ListSuppressedDestinations). */
+export const sesSuppressionSync = jobType({
+  name: 'ses-suppression-sync',
+  queue: QUEUE_NAMES.maintenance,
+  payload: z.object({ dryRun: z.boolean().optional() }),
+});
+
 /** Every job type, by name. */
 export const JOB_TYPES = {
   [sendEmail.name]: sendEmail,
@@ -68,6 +82,8 @@ export const JOB_TYPES = {
   [reconcile.name]: reconcile,
   [sweepRemind.name]: sweepRemind,
   [sweepExpire.name]: sweepExpire,
+  [sesAccountCheck.name]: sesAccountCheck,
+  [sesSuppressionSync.name]: sesSuppressionSync,
 } as const;
 
 export type JobTypes = typeof JOB_TYPES;

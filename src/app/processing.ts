@@ -1,3 +1,4 @@
+import { enqueueJob } from '../../jobs/contract/client.js';
 import { jobs } from '../../jobs/registry.js';
 import { reconcile, type ReconcileResult } from '../campaigns/reconcile.js';
 import { restoreCampaignSchedules } from '../campaigns/schedule.js';
@@ -25,7 +26,7 @@ export function startJobWorkers(
  * the workers and their fixed schedules, the campaigns' tick schedules (a new
  * or emptied queue store gets them back from the database), and a watch that
  * reconciles the queue with the ledger whenever the store is found to have
- * lost the schedules.
+ * lost the schedules, and a first check of the SES account.
  */
 export async function startProcessing(app: App, options: { scheduleCheckMs?: number } = {}): Promise<RunningWorkers> {
   const workers = await startJobWorkers(app, jobs, {
@@ -33,6 +34,8 @@ export async function startProcessing(app: App, options: { scheduleCheckMs?: num
     scheduleCheckMs: options.scheduleCheckMs,
   });
   await restoreCampaignSchedules(app);
+  // The account's quota and status at start, not only at the next five-minute check (jobs/ses-account-check.ts).
+  await enqueueJob(app, 'ses-account-check', {});
   return workers;
 }
 

@@ -6,6 +6,7 @@ import { projectedDays, projectedFinish } from './budget.js';
 import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput } from './campaigns.js';
 import { enqueueSendsAgain } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
+import { refuseResumeWhileAccountBlocked } from './account-enforcement.js';
 import { refuseExternalLinks, renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
 import { queueFirstTick, scheduleCampaign, unscheduleCampaign } from './schedule.js';
 import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './eligibility/segment.js';
@@ -105,10 +106,11 @@ export async function pauseCampaign(app: App, id: string, reason = 'paused by an
 }
 
 /**
- * Resumes campaign `id`: rows queued for an earlier day go back to pending,
+ * Resumes campaign `id` (refused while the SES account is on PROBATION or SHUTDOWN): rows queued for an earlier day go back to pending,
  * today's queued rows get their send jobs again, and the schedule ticks on.
  */
 export async function resumeCampaign(app: App, id: string): Promise<Campaign> {
+  await refuseResumeWhileAccountBlocked(app, id);
   const now = app.clock();
   const campaign = await transitionCampaign(app.db, id, 'running', { now });
   await releaseStaleQueuedRows(app.db, id, now);

@@ -113,8 +113,8 @@ export async function releaseStaleQueuedRows(db: Kysely<Database>, campaignId: s
 export async function queueTodaysShare(
   db: Kysely<Database>,
   campaignId: string,
-  options: { now: Date; maxPerTick?: number },
-): Promise<{ queued: string[]; usedToday: number; allowance: number }> {
+  options: { now: Date; maxPerTick?: number; quotaLeft?: (trx: Kysely<Database>) => Promise<number> },
+): Promise<{ queued: string[]; usedToday: number; allowance: number; deferred: number }> {
   const today = utcDay(options.now);
   return db.transaction().execute(async (trx) => {
     const campaign = await trx
@@ -123,7 +123,7 @@ export async function queueTodaysShare(
       .where('id', '=', campaignId)
       .forUpdate()
       .executeTakeFirstOrThrow();
-    if (campaign.status !== 'running') return { queued: [], usedToday: 0, allowance: 0 };
+    if (campaign.status !== 'running') return { queued: [], usedToday: 0, allowance: 0, deferred: 0 };
     const used = await trx
       .selectFrom('campaign_recipients')
       .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -131,11 +131,14 @@ export async function queueTodaysShare(
       .where('send_day', '=', today)
       .executeTakeFirstOrThrow();
     const usedToday = Number(used.n);
-    const allowance = Math.min(
+    const budget = Math.min(
       tickAllowance(budgetTargetByNow(campaign.schedule, campaign.per_day, campaign.starts_at, options.now), usedToday),
       options.maxPerTick ?? MAX_QUEUED_PER_TICK,
     );
-    if (allowance === 0) return { queued: [], usedToday, allowance };
+    // The SES account's 24-hour quota (src/ses-account/): what it does not allow now waits for a later tick.
+    const allowance = budget > 0 && options.quotaLeft ? Math.min(budget, await options.quotaLeft(trx)) : budget;
+    const deferred = allowance < budget ? Math.max(0, (await countPendingUpTo(trx, campaignId, budget)) - allowance) : 0;
+    if (allowance === 0) return { queued: [], usedToday, allowance, deferred };
     const rows = await trx
       .updateTable('campaign_recipients')
       .set({ status: 'queued', send_day: today, queued_at: options.now, updated_at: options.now })
@@ -152,8 +155,16 @@ export async function queueTodaysShare(
       )
       .returning('id')
       .execute();
-    return { queued: rows.map((row) => row.id).sort((a, b) => Number(a) - Number(b)), usedToday, allowance };
+    return { queued: rows.map((row) => row.id).sort((a, b) => Number(a) - Number(b)), usedToday, allowance, deferred };
   });
+}
+
+/** Pending rows of a campaign, counted up to `limit` (what a budget of `limit` would have queued). */
+async function countPendingUpTo(db: Kysely<Database>, campaignId: string, limit: number): Promise<number> {
+  const { rows } = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM (SELECT 1 FROM campaign_recipients WHERE campaign_id = ${campaignId} AND status = 'pending' LIMIT ${limit}) AS up_to
+  `.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Rows of a campaign not yet final (pending, queued, sending, or unconfirmed: waiting for SES's events). */

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { recordAudit } from '../audit/audit.js';
@@ -10,7 +10,18 @@ import { tryTransitionCampaign } from './campaigns.js';
  * REPUTATION_MAX_COMPLAINT_RATE) once it has sent REPUTATION_MIN_SAMPLE
  * messages, and its status_reason gives the figures. Rates come from the
  * ledger's timestamp columns, which the SES webhook fills in.
+ *
+ * It counts the bounces SES counts against the sender: permanent ones, but
+ * not those SES answered itself because the address is on the account's or
+ * SES's global suppression list (bounce types below). Transient bounces set
+ * no bounced_at: `campaign show` lists them, they never pause.
  */
+
+/** Permanent bounces SES does not hold against the sender's bounce rate. */
+export const UNCOUNTED_BOUNCE_TYPES: readonly string[] = ['Permanent/OnAccountSuppressionList', 'Permanent/Suppressed'];
+
+/** SQL: the ledger row bounced in a way SES counts (a row bounced before bounce types were kept counts). */
+export const countedBounce = sql<boolean>`(bounced_at IS NOT NULL AND (bounce_type IS NULL OR bounce_type NOT IN (${sql.join(UNCOUNTED_BOUNCE_TYPES)})))`;
 
 type GuardConfig = Pick<Config, 'REPUTATION_MIN_SAMPLE' | 'REPUTATION_MAX_BOUNCE_RATE' | 'REPUTATION_MAX_COMPLAINT_RATE'>;
 
@@ -43,7 +54,7 @@ export async function enforceReputationGuard(
     .selectFrom('campaign_recipients')
     .select((eb) => [
       eb.fn.count<string>('sent_at').as('sent'),
-      eb.fn.count<string>('bounced_at').as('bounced'),
+      eb.fn.countAll<string>().filterWhere(countedBounce).as('bounced'),
       eb.fn.count<string>('complained_at').as('complained'),
     ])
     .where('campaign_id', '=', campaignId)

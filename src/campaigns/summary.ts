@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { countedBounce } from './reputation.js';
 import type { Campaign, CampaignStatus, Database } from '../db/database.js';
 import { findCampaign, listCampaigns } from './campaigns.js';
 import { countSegment } from './eligibility/segment.js';
@@ -33,6 +34,12 @@ export interface CampaignCounts {
   waiting: number;
   unconfirmed: number;
   sentTwice: number;
+  /** Bounces the reputation guard counts (permanent, as SES counts them): its bounce rate is these over `sent`. */
+  bouncesCounted: number;
+  /** Permanent bounces SES answered from a suppression list (OnAccountSuppressionList, Suppressed): in `bounced`, not counted. */
+  bouncesNotCounted: number;
+  /** Rows whose message bounced only transiently: shown, never counted. */
+  transientBounces: number;
 }
 
 export interface CampaignSummary {
@@ -69,6 +76,8 @@ export async function campaignCounts(db: Kysely<Database>, campaign: Campaign): 
       eb.fn.countAll<string>().filterWhere('status', 'in', ['queued', 'sending']).as('waiting'),
       eb.fn.countAll<string>().filterWhere('status', '=', 'unconfirmed').as('unconfirmed'),
       eb.fn.count<string>('late_ses_message_id').as('sentTwice'),
+      eb.fn.countAll<string>().filterWhere(countedBounce).as('bouncesCounted'),
+      eb.fn.countAll<string>().filterWhere(sql<boolean>`bounced_at IS NULL AND bounce_type IS NOT NULL`).as('transientBounces'),
     ])
     .where('campaign_id', '=', campaign.id)
     .executeTakeFirstOrThrow();
@@ -88,6 +97,9 @@ export async function campaignCounts(db: Kysely<Database>, campaign: Campaign): 
     waiting: Number(row.waiting),
     unconfirmed: Number(row.unconfirmed),
     sentTwice: Number(row.sentTwice),
+    bouncesCounted: Number(row.bouncesCounted),
+    bouncesNotCounted: Number(row.bounced) - Number(row.bouncesCounted),
+    transientBounces: Number(row.transientBounces),
   };
 }
 

@@ -4,6 +4,8 @@ import { findCampaign, tryTransitionCampaign } from './campaigns.js';
 import { enqueueSends } from './enqueue.js';
 import { countUnfinishedRows, planCampaign, queueTodaysShare, releaseStaleQueuedRows } from './planner.js';
 import { enforceReputationGuard } from './reputation.js';
+import { pauseIfAccountBlocked } from './account-enforcement.js';
+import { campaignQuotaLeftNow } from '../ses-account/account-limits.js';
 import { unscheduleCampaign } from './schedule.js';
 import { countSegment } from './eligibility/segment.js';
 
@@ -14,6 +16,8 @@ export interface TickResult {
   released: number;
   queued: number;
   usedToday: number;
+  /** What this tick's budget allowed but the SES account's 24-hour quota did not: it waits for a later tick. */
+  deferred: number;
   completed: boolean;
 }
 
@@ -26,7 +30,7 @@ export interface TickResult {
  * the campaign row lock and every write is idempotent.
  */
 export async function runCampaignTick(app: App, campaignId: string): Promise<TickResult> {
-  const result: TickResult = { status: 'missing', planned: 0, released: 0, queued: 0, usedToday: 0, completed: false };
+  const result: TickResult = { status: 'missing', planned: 0, released: 0, queued: 0, usedToday: 0, deferred: 0, completed: false };
   let campaign = await findCampaign(app.db, campaignId);
   if (!campaign) return result;
   const now = app.clock();
@@ -44,14 +48,16 @@ export async function runCampaignTick(app: App, campaignId: string): Promise<Tic
   }
 
   const guard = await enforceReputationGuard(app.db, app.config, campaignId);
-  if (guard.paused) {
+  if (guard.paused || (await pauseIfAccountBlocked(app, campaignId))) {
     result.status = 'paused';
     return result;
   }
   result.planned = await planCampaign(app.db, campaignId, { now });
   result.released = await releaseStaleQueuedRows(app.db, campaignId, now);
-  const share = await queueTodaysShare(app.db, campaignId, { now });
+  const share = await queueTodaysShare(app.db, campaignId, { now, quotaLeft: (trx) => campaignQuotaLeftNow(app, trx) });
   result.queued = share.queued.length;
+  result.deferred = share.deferred;
+  if (share.deferred > 0) app.log.info({ campaignId, queued: share.queued.length, deferred: share.deferred }, 'the SES account’s 24-hour quota (less SES_QUOTA_RESERVE) defers part of this tick’s budget to a later tick');
   result.usedToday = share.usedToday + share.queued.length;
   // Enqueued after the commit: a crash in between leaves queued rows without jobs, which reconcile finds.
   await enqueueSends(app, share.queued);

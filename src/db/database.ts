@@ -125,6 +125,8 @@ export interface CampaignRecipientsTable {
   sent_at: NullableTimestamp;
   delivered_at: NullableTimestamp;
   bounced_at: NullableTimestamp;
+  /** The bounce's "Type/SubType" as SES gave it (Permanent/General, Transient/MailboxFull, Permanent/OnAccountSuppressionList…). */
+  bounce_type: ColumnType<string | null, string | null | undefined, string | null>;
   complained_at: NullableTimestamp;
   verified_at: NullableTimestamp;
   /** When the row began waiting for SES's events to settle an unknown outcome. */
@@ -180,6 +182,27 @@ export interface SuppressionsTable {
   reason: 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual';
   email_event_id: Id | null;
   created_at: Timestamp;
+  /** Imported from SES's account-level suppression list: the reason SES gives. */
+  ses_reason: ColumnType<'BOUNCE' | 'COMPLAINT' | null, 'BOUNCE' | 'COMPLAINT' | null | undefined, 'BOUNCE' | 'COMPLAINT' | null>;
+  /** When SES last put the address on its list. */
+  ses_listed_at: NullableTimestamp;
+}
+
+/** The one row of what the SES account allows (GetAccount), see src/ses-account/. */
+export interface SesAccountTable {
+  id: ColumnType<number, number | undefined, never>;
+  /** The last GetAccount call by any process (at most one a second). */
+  called_at: Timestamp;
+  checked_at: Timestamp;
+  outcome: 'ok' | 'access_denied' | 'unsupported' | 'invalid' | 'error';
+  problem: string | null;
+  /** When the figures below were read (the last good answer); null before any. */
+  figures_at: NullableTimestamp;
+  max_send_rate: number | null;
+  max_24_hour_send: number | null;
+  sent_last_24_hours: number | null;
+  enforcement_status: string | null;
+  sending_enabled: boolean | null;
 }
 
 export interface AuditLogTable {
@@ -246,6 +269,7 @@ export interface Database {
   audit_log: AuditLogTable;
   sweep_runs: SweepRunsTable;
   ses_recipient_events: SesRecipientEventsTable;
+  ses_account: SesAccountTable;
 }
 
 export type User = Selectable<UsersTable>;

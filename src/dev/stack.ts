@@ -13,6 +13,7 @@ import { DEFAULT_SEND_RATE } from './dev-packages.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { devExports, writeEnvFile } from './env-file.js';
 import { startLocalSes } from './local-ses.js';
+import { startSesAccountStandIn, type StandInAccount } from './ses-account-stand-in.js';
 import { reservePort, type PortReservation } from './ports.js';
 import { startDevRedis } from './redis-server.js';
 import { startSesSimulator, type SesSimulator } from './ses-simulator.js';
@@ -72,6 +73,13 @@ export interface DevStack {
 export { DEFAULT_SEND_RATE };
 
 /** The dev topic: the webhook accepts it because dev sets SNS_TOPIC_ARNS to it. */
+/** The dev stack's SES account: healthy, with room for any demo rate and day. */
+export const DEV_SES_ACCOUNT: StandInAccount = {
+  SendQuota: { MaxSendRate: 1_000, Max24HourSend: 1_000_000, SentLast24Hours: 0 },
+  EnforcementStatus: 'HEALTHY',
+  SendingEnabled: true,
+};
+
 export const DEV_TOPIC_ARN = 'arn:aws:sns:us-east-1:000000000000:reverify-dev-ses-events';
 
 type Stops = Array<() => Promise<void>>;
@@ -171,7 +179,10 @@ async function startServices(options: DevOptions, dataDir: string, log: Logger, 
   // The senders reach it through the tag recorder, so the simulator's events carry each message's own tags.
   const recorder = await startSesTagRecorder(ses.endpoint);
   stops.push(() => recorder.stop());
-  return { databaseUrl, queueEnv, sesEndpoint: recorder.endpoint, inboxUrl: ses.inboxUrl, tagsOf: recorder.tagsOf };
+  // GetAccount and the suppression list, which aws-ses-v2-local lacks, answered in front of them (the guard and quota run in dev too).
+  const account = await startSesAccountStandIn({ upstream: recorder.endpoint, account: DEV_SES_ACCOUNT });
+  stops.push(() => account.stop());
+  return { databaseUrl, queueEnv, sesEndpoint: account.endpoint, inboxUrl: ses.inboxUrl, tagsOf: recorder.tagsOf };
 }
 
 /** The dev defaults, overridden by whatever the environment sets, then the services dev started. */

@@ -33,7 +33,7 @@ export interface SendSchedule {
  * per row it carries and sends each row's message at its time.
  */
 export class SendGate {
-  private readonly intervalUs: number;
+  private intervalUs: number;
   /** Sends that came too late for their time and took a new one. */
   lateSends = 0;
   /**
@@ -49,9 +49,23 @@ export class SendGate {
   constructor(
     private readonly pace: PaceStore,
     private readonly key: string,
-    readonly intervalMs: number,
+    private currentIntervalMs: number,
     private readonly log?: Logger,
   ) {
+    this.intervalUs = Math.max(1, Math.round(currentIntervalMs * 1000));
+  }
+
+  /** The time between two of the account's sends, in ms. */
+  get intervalMs(): number {
+    return this.currentIntervalMs;
+  }
+
+  /**
+   * Spaces later reservations `intervalMs` apart: the account's rate changed
+   * (GetAccount, src/ses-account/). Times already reserved keep their spacing.
+   */
+  setIntervalMs(intervalMs: number): void {
+    this.currentIntervalMs = intervalMs;
     this.intervalUs = Math.max(1, Math.round(intervalMs * 1000));
   }
 
@@ -61,10 +75,11 @@ export class SendGate {
    * this job out; only the spacing across workers is lost meanwhile).
    */
   async reserve(count: number): Promise<SendSchedule> {
+    const spacingMs = this.currentIntervalMs;
     const firstAt = (count > 0 ? await this.reservedStart(count) : undefined) ?? performance.now();
     // A send that came late trades its time for a new one (see confirm).
     const traded = new Map<number, number>();
-    const at = (k: number) => traded.get(k) ?? firstAt + k * this.intervalMs;
+    const at = (k: number) => traded.get(k) ?? firstAt + k * spacingMs;
     const waitFor = async (k: number, leadMs = 0) => {
       const waitMs = at(k) - leadMs - performance.now();
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));

@@ -12,8 +12,8 @@ import { bouncesInStretch, countAfterDelivery, isBefore, latestAppliedDelivery }
  * | event               | verified        | unverify_reason        | transient_bounces | suppressed        | after a Delivery of the same message | occurred before verified_at | ledger status |
  * | ------------------- | --------------- | ---------------------- | ----------------- | ----------------- | ------------------------------------ | --------------------------- | ------------- |
  * | hard_bounce         | false           | hard_bounce (rank)     | kept              | hard_bounce       | applies (late NDR)                   | stale: no effect            | bounced       |
- * | soft_bounce         | false if > limit| soft_bounce if > limit | +1 (†)            | soft_bounce if > limit | out_of_office: no effect        | stale: no effect            | —             |
- * | undetermined_bounce | as soft_bounce  | as soft_bounce         | +1 (†)            | as soft_bounce    | out_of_office: no effect             | stale: no effect            | —             |
+ * | soft_bounce         | false if > limit| soft_bounce if > limit | +1 (†)            | soft_bounce if > limit | out_of_office: no effect        | stale: no effect            | — (bounce_type) |
+ * | undetermined_bounce | as soft_bounce  | as soft_bounce         | +1 (†)            | as soft_bounce    | out_of_office: no effect             | stale: no effect            | — (bounce_type) |
  * | complaint           | false           | complaint (rank)       | kept              | complaint         | applies                              | applies (a complaint always stops mail) | complained |
  * | delivery            | kept (never set true) | kept (never cleared) | reset (‡)  | kept              | —                                    | stale: no effect            | delivered     |
  * | send                | kept            | kept                   | kept              | kept              | —                                    | —                           | — (sent_at)   |
@@ -100,7 +100,8 @@ const TRANSIENT = {
   outOfOfficeAfterDelivery: true,
   staleBeforeVerification: true,
   touchesAddress: true,
-  ledger: null,
+  // Records the bounce type on the ledger row (campaign show), not bounced_at: a transient bounce never pauses a campaign.
+  ledger: 'transient_bounce',
 } as const;
 
 /** The transition table (see the table above; this is the one the code runs). */

@@ -18,7 +18,7 @@ import { sql, type RawBuilder } from 'kysely';
  */
 
 /** What an SES event does to its ledger row; null when it only reads it. */
-export type LedgerEffect = 'delivered' | 'bounced' | 'complained' | 'failed' | 'sent' | null;
+export type LedgerEffect = 'delivered' | 'bounced' | 'transient_bounce' | 'complained' | 'failed' | 'sent' | null;
 
 /** The facts of an SES event the ledger reads (a subset of the parsed SesEvent). */
 export interface LedgerEventFacts {
@@ -82,7 +82,11 @@ function ledgerSet(event: LedgerEventFacts, effect: LedgerEffect): RawBuilder<un
     case 'delivered':
       return sql`delivered_at = COALESCE(delivered_at, ${at}), status = CASE WHEN ${STATUS_RANK} < 1 THEN 'delivered' ELSE status END, ${sentAt}`;
     case 'bounced':
-      return sql`bounced_at = COALESCE(bounced_at, ${at}), status = CASE WHEN ${STATUS_RANK} < 2 THEN 'bounced' ELSE status END, ${sentAt}`;
+      return sql`bounced_at = COALESCE(bounced_at, ${at}), status = CASE WHEN ${STATUS_RANK} < 2 THEN 'bounced' ELSE status END,
+        bounce_type = CASE WHEN bounce_type LIKE 'Permanent/%' THEN bounce_type ELSE ${event.subType} END, ${sentAt}`;
+    case 'transient_bounce':
+      // Shown beside the bounces the reputation guard counts; a permanent bounce's type wins.
+      return sql`bounce_type = COALESCE(bounce_type, ${event.subType}), ${sentAt}`;
     case 'complained':
       return sql`complained_at = COALESCE(complained_at, ${at}), status = 'complained', ${sentAt}`;
     case 'failed':

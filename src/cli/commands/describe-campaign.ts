@@ -17,7 +17,13 @@ export function describeSummary(summary: CampaignSummary): string {
     `  now: ${number.format(c.pending)} planned and waiting for a day's budget, ${number.format(c.waiting)} in the send queue` +
       `, ${number.format(c.unconfirmed)} unconfirmed (a crash left their outcome unknown; waiting for SES's events)`,
     ...(c.sentTwice > 0 ? [`  ${number.format(c.sentTwice)} people got two messages: SES took a message given up on after its resend`] : []),
+    `  reputation guard counts ${number.format(c.bouncesCounted)} bounces (${rate(c.bouncesCounted, c.sent)} of sent) and ${number.format(c.complained)} complaints (${rate(c.complained, c.sent)});` +
+      ` not counted: ${number.format(c.bouncesNotCounted)} on an SES suppression list, ${number.format(c.transientBounces)} transient`,
   ].join('\n');
+}
+
+function rate(part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${Number(((part / whole) * 100).toFixed(2))}%`;
 }
 
 /** One line per campaign. */

@@ -6,6 +6,7 @@ import { reconcileCommand } from './reconcile.js';
 import { seedCommand } from './seed.js';
 import { serverCommand } from './server.js';
 import { startCommand } from './start.js';
+import { suppressionsCommand } from './suppressions.js';
 import { sweepCommand } from './sweep.js';
 import { workerCommand } from './worker.js';
 
@@ -20,4 +21,5 @@ export const commands: readonly Command[] = [
   startCommand,
   devCommand,
   sweepCommand,
+  suppressionsCommand,
 ];

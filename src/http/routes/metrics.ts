@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app/app.js';
 import { queueJobs, registry } from '../../metrics.js';
 import { withTimeout } from '../../queue/timeout.js';
+import { refreshAccountMetrics } from '../../ses-account/account-metrics.js';
 
 /** The queue states exported as `reverify_queue_jobs{queue,state}`. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
@@ -59,6 +60,7 @@ export function queueGaugesReading(app: App, intervalMs = QUEUE_GAUGE_INTERVAL_M
 export async function metricsRoutes(server: FastifyInstance, app: App): Promise<void> {
   server.get('/metrics', async (_request, reply) => {
     await queueGaugesReading(app);
+    await refreshAccountMetrics(app);
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);
   });
