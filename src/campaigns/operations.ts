@@ -14,8 +14,9 @@ import { skipUnsentRows } from './ledger/ledger.js';
 
 /**
  * What operators do to campaigns: create (and schedule), preview, pause,
- * resume and cancel. The CLI (and the dev stack's demo campaign) call these;
- * the admin API only reads summaries. Input has been validated by then.
+ * resume and cancel. The CLI, the admin console and the dev stack's demo
+ * campaign call these; `actor` names who acted in the audit rows (`cli`,
+ * `web:<ADMIN_USER>`). Input has been validated by then.
  */
 
 /** What creating a campaign takes: its fields, and whether it leaves out people other campaigns mailed lately. */
@@ -23,6 +24,9 @@ export type CreateCampaignInput = Omit<NewCampaignInput, 'eligibleAtCreate' | 'c
   /** Include people another campaign mailed within CAMPAIGN_COOLDOWN_DAYS (`--ignore-cooldown`, API `ignoreCooldown`). */
   ignoreCooldown?: boolean;
 };
+
+/** Who acted, as audit rows name them, when the caller does not say. */
+export const CLI_ACTOR = 'cli';
 
 /**
  * Creates a campaign and registers its schedule; with dryRun only counts who
@@ -34,7 +38,7 @@ export type CreateCampaignInput = Omit<NewCampaignInput, 'eligibleAtCreate' | 'c
 export async function createCampaign(
   app: App,
   input: CreateCampaignInput,
-  options: { dryRun: boolean },
+  options: { dryRun: boolean; actor?: string },
 ): Promise<{ campaign: Campaign | null; eligible: number }> {
   const now = app.clock();
   if (!input.allowExternalLinks) refuseExternalLinks(app.config, input.template, now);
@@ -45,7 +49,7 @@ export async function createCampaign(
     const inserted = await insertCampaign(trx, { ...fields, eligibleAtCreate: 0, cooldownDays }, now);
     const eligible = await countSegment(trx, inserted.id);
     await trx.updateTable('campaigns').set({ eligible_at_create: eligible }).where('id', '=', inserted.id).execute();
-    await recordAudit(trx, { actor: 'cli', action: 'campaign.created', details: { campaignId: inserted.id, name: input.name, eligible, cooldownDays } });
+    await recordAudit(trx, { actor: options.actor ?? CLI_ACTOR, action: 'campaign.created', details: { campaignId: inserted.id, name: input.name, eligible, cooldownDays } });
     return { ...inserted, eligible_at_create: eligible };
   });
   // A failure here leaves a draft an operator can see (and cancel); nothing would tick it.
@@ -81,7 +85,8 @@ export async function previewCampaign(app: App, id: string): Promise<CampaignPre
   };
 }
 
-async function firstRecipient(app: App, campaignId: string): Promise<MessageRecipient | undefined> {
+/** The first segment member (by user id) campaign `campaignId` would mail, to render an example message for. */
+export async function firstRecipient(app: App, campaignId: string): Promise<MessageRecipient | undefined> {
   const member = await segmentQuery(app.db, campaignId)
     .select('u.username')
     .orderBy('e.user_id')
@@ -99,9 +104,9 @@ async function firstRecipient(app: App, campaignId: string): Promise<MessageReci
 }
 
 /** Pauses campaign `id`: its queued send jobs do nothing until it resumes. */
-export async function pauseCampaign(app: App, id: string, reason = 'paused by an operator'): Promise<Campaign> {
+export async function pauseCampaign(app: App, id: string, reason = 'paused by an operator', actor = CLI_ACTOR): Promise<Campaign> {
   const campaign = await transitionCampaign(app.db, id, 'paused', { now: app.clock(), reason });
-  await recordAudit(app.db, { actor: 'cli', action: 'campaign.paused', reason, details: { campaignId: id } });
+  await recordAudit(app.db, { actor, action: 'campaign.paused', reason, details: { campaignId: id } });
   return campaign;
 }
 
@@ -109,7 +114,7 @@ export async function pauseCampaign(app: App, id: string, reason = 'paused by an
  * Resumes campaign `id` (refused while the SES account is on PROBATION or SHUTDOWN): rows queued for an earlier day go back to pending,
  * today's queued rows get their send jobs again, and the schedule ticks on.
  */
-export async function resumeCampaign(app: App, id: string): Promise<Campaign> {
+export async function resumeCampaign(app: App, id: string, actor = CLI_ACTOR): Promise<Campaign> {
   await refuseResumeWhileAccountBlocked(app, id);
   const now = app.clock();
   const campaign = await transitionCampaign(app.db, id, 'running', { now });
@@ -124,16 +129,16 @@ export async function resumeCampaign(app: App, id: string): Promise<Campaign> {
   // Their jobs ran while it was paused and finished, leaving them queued.
   await enqueueSendsAgain(app, queued.map((row) => row.id));
   await scheduleCampaign(app, campaign);
-  await recordAudit(app.db, { actor: 'cli', action: 'campaign.resumed', details: { campaignId: id, requeued: queued.length } });
+  await recordAudit(app.db, { actor, action: 'campaign.resumed', details: { campaignId: id, requeued: queued.length } });
   return campaign;
 }
 
 /** Cancels campaign `id`: every unsent row is skipped (`campaign_cancelled`) and the schedule removed. */
-export async function cancelCampaign(app: App, id: string, reason = 'cancelled by an operator'): Promise<Campaign> {
+export async function cancelCampaign(app: App, id: string, reason = 'cancelled by an operator', actor = CLI_ACTOR): Promise<Campaign> {
   const now = app.clock();
   const campaign = await transitionCampaign(app.db, id, 'cancelled', { now, reason });
   const skipped = await skipUnsentRows(app.db, id, 'campaign_cancelled', now);
   await unscheduleCampaign(app, id);
-  await recordAudit(app.db, { actor: 'cli', action: 'campaign.cancelled', reason, details: { campaignId: id, skipped } });
+  await recordAudit(app.db, { actor, action: 'campaign.cancelled', reason, details: { campaignId: id, skipped } });
   return campaign;
 }

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../app/app.js';
 import { clipEchoedErrors, fastifyLimitOptions, HTTP_LIMITS, type HttpLimits } from './limits.js';
-import { adminRoutes } from './routes/admin.js';
+import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { verifyRoutes } from './routes/verify.js';
@@ -33,8 +33,8 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   return server;
 }
 
-export interface CreateServerOptions {
-  /** Mount Bull Board, the campaigns page and the admin API (needs ADMIN_PASSWORD). Default true. */
+export interface CreateServerOptions extends AdminOptions {
+  /** Mount Bull Board, the operator console and the admin API (needs ADMIN_PASSWORD). Default true. */
   readonly dashboard?: boolean;
   /** Mount /metrics here. Default true; false when METRICS_PORT gives it its own listener. */
   readonly metrics?: boolean;
@@ -44,11 +44,11 @@ export interface CreateServerOptions {
 /**
  * The whole HTTP surface of `reverify server`, `start` and `dev`: health,
  * metrics, the SES webhook, verification links and the admin area. Throws
- * AdminPasswordMissingError when the dashboard is on without ADMIN_PASSWORD.
+ * AdminPasswordError when the dashboard is on without a long enough ADMIN_PASSWORD.
  */
 export async function createServer(app: App, options: CreateServerOptions = {}): Promise<FastifyInstance> {
   const routes: RoutePlugin[] = [healthRoutes, webhookRoutes, verifyRoutes];
   if (options.metrics !== false) routes.push(metricsRoutes);
-  if (options.dashboard !== false) routes.push(adminRoutes);
+  if (options.dashboard !== false) routes.push((server, routeApp) => adminRoutes(server, routeApp, options));
   return buildServer(app, { routes, limits: options.limits });
 }

@@ -9,7 +9,8 @@ import { insertFixtureCampaign } from './campaign-fixture.js';
 const env = useTestEnv();
 const PASSWORD = 'correct horse battery staple';
 const app = env.app({ overrides: { ADMIN_USER: 'operator', ADMIN_PASSWORD: PASSWORD } });
-const serverPromise = createServer(app);
+// Sends many wrong credentials on purpose: failed-login throttling (tested in admin-console-security) would answer 429.
+const serverPromise = createServer(app, { loginThrottle: false });
 let campaignId = '';
 let pausedId = '';
 
@@ -153,15 +154,16 @@ describe('dashboard password', () => {
   });
 
   it('ADMIN_READ_ONLY=true makes the board read-only', async () => {
-    const readOnly = env.app({ overrides: { ADMIN_PASSWORD: 'x', ADMIN_READ_ONLY: 'true' } });
+    const readOnly = env.app({ overrides: { ADMIN_PASSWORD: 'read-only-password', ADMIN_READ_ONLY: 'true' } });
     const server = await createServer(readOnly);
-    const response = await server.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: basic('admin', 'x') } });
+    const response = await server.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: basic('admin', 'read-only-password') } });
     expect(response.json().queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
     // Enforced by the server, not only hidden in the UI: adding a job is refused and nothing is added.
     const add = await server.inject({
       method: 'POST',
       url: '/admin/queues/api/queues/sweeps/add',
-      headers: { authorization: basic('admin', 'x') },
+      // Same-origin, so the refusal is the read-only mode's, not the cross-site check's.
+      headers: { authorization: basic('admin', 'read-only-password'), 'sec-fetch-site': 'same-origin' },
       payload: { name: 'sweep-expire', data: {} },
     });
     expect(add.statusCode).toBe(405);

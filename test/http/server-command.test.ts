@@ -18,7 +18,7 @@ afterAll(async () => {
 /** Spawns `reverify <command> --json` on port 0 and resolves with the port it prints once listening. */
 function spawnServing(command: string) {
   const child = spawn(process.execPath, ['bin/reverify.mjs', command, '--json'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env.env({ PORT: '0', ADMIN_PASSWORD: 'pw', LOG_LEVEL: 'info' }) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env.env({ PORT: '0', ADMIN_PASSWORD: 'server-command-password', LOG_LEVEL: 'info' }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

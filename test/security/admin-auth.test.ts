@@ -11,7 +11,8 @@ import { useTestEnv } from '../helpers/env.js';
 const env = useTestEnv();
 const PASSWORD = 'security-test-password';
 const app = env.app({ overrides: { ADMIN_USER: 'operator', ADMIN_PASSWORD: PASSWORD } });
-const serverPromise = createServer(app);
+// Sends many wrong credentials on purpose: failed-login throttling (tested in admin-console-security) would answer 429.
+const serverPromise = createServer(app, { loginThrottle: false });
 
 afterAll(async () => {
   await (await serverPromise).close();

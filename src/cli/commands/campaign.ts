@@ -1,15 +1,15 @@
 import { createApp, type App } from '../../app/app.js';
-import { isValidCron } from '../../campaigns/budget.js';
 import { CampaignNotFoundError, CampaignStateError, getCampaign } from '../../campaigns/campaigns.js';
 import { describeList, describePreview, describeSummary } from './describe-campaign.js';
 import { firstTickWarning } from '../../campaigns/first-tick.js';
 import { ExternalLinksError } from '../../campaigns/message.js';
 import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeCampaign } from '../../campaigns/operations.js';
-import { isSegmentName, SEGMENTS } from '../../campaigns/eligibility/segment.js';
+import { SEGMENTS } from '../../campaigns/eligibility/segment.js';
+import { FLAG_NAMING, validateCampaignInput } from '../../campaigns/create-input.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
 import { listTemplates } from '../../mail/render.js';
-import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
+import { parseFlags, printResult, UsageError, type Command } from './command.js';
 
 const ACTIONS = ['create', 'preview', 'show', 'list', 'pause', 'resume', 'cancel'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -106,25 +106,17 @@ async function create(argv: string[]): Promise<number> {
     'ignore-cooldown': { type: 'boolean' },
   });
   if (positionals.length > 0) throw new UsageError(`"campaign create" takes flags only, got "${positionals.join(' ')}"`);
-  const name = values.name?.trim();
-  if (!name) throw new UsageError('--name is required: a name operators will recognise, e.g. --name "2fa reverify 2026"');
-  if (values.segment === undefined) throw new UsageError(`--segment is required: one of ${SEGMENTS.join(', ')}`);
-  if (!isSegmentName(values.segment)) throw new UsageError(`--segment must be one of ${SEGMENTS.join(', ')}; got "${values.segment}"`);
-  const perDay = intFlag('per-day', values['per-day'], { min: 1 });
-  if (perDay === undefined) throw new UsageError('--per-day N is required: the most messages a UTC day may send, e.g. --per-day 200');
-  if (values.schedule === undefined) throw new UsageError('--schedule is required: a cron expression in UTC, e.g. --schedule "0 * * * *" (hourly)');
-  if (!isValidCron(values.schedule)) throw new UsageError(`--schedule must be a cron expression such as "0 * * * *" (UTC); got "${values.schedule}"`);
-  if (!listTemplates().includes(values.template)) {
-    throw new UsageError(`--template must be one of ${listTemplates().join(', ')}; got "${values.template}"`);
-  }
-  const startsAtFlag = instantFlag('starts-at', values['starts-at']);
+  const raw = { ...values, perDay: values['per-day'], startsAt: values['starts-at'] };
+  const checked = validateCampaignInput(raw, FLAG_NAMING);
+  if (!checked.ok) throw new UsageError(checked.problems[0]?.message ?? 'invalid campaign');
+  const { name, perDay, segment, schedule, template, startsAt: startsAtFlag } = checked.input;
   const dryRun = values['dry-run'] ?? false;
   const allowExternalLinks = values['allow-external-links'] ?? false;
   const ignoreCooldown = values['ignore-cooldown'] ?? false;
 
   return withApp(async (app) => {
     const startsAt = startsAtFlag ?? app.clock();
-    const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks, ignoreCooldown };
+    const input = { name, template, segment, perDay, schedule, startsAt, allowExternalLinks, ignoreCooldown };
     const { campaign, eligible } = await createCampaign(app, input, { dryRun }).catch((error: unknown) => {
       if (!(error instanceof ExternalLinksError)) throw error;
       throw new UsageError(

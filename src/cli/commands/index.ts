@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { addressCommand } from './address.js';
 import { campaignCommand } from './campaign.js';
 import { devCommand } from './dev.js';
 import { migrateCommand } from './migrate.js';
@@ -22,4 +23,5 @@ export const commands: readonly Command[] = [
   devCommand,
   sweepCommand,
   suppressionsCommand,
+  addressCommand,
 ];

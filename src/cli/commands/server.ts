@@ -1,6 +1,6 @@
 import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
-import { AdminPasswordMissingError } from '../../http/routes/admin.js';
+import { AdminPasswordError } from '../../http/routes/admin.js';
 import { startServer } from '../../http/start-server.js';
 import { parseFlags, printResult, UsageError, type Command } from './command.js';
 import { untilShutdownSignal } from './lifecycle.js';
@@ -31,7 +31,7 @@ On SIGTERM or SIGINT it stops accepting connections and finishes requests in fli
     app.log.info({ config: describeConfig(config) }, 'starting server');
     const running = await startServer(app, { dashboard }).catch(async (error: unknown) => {
       await app.close();
-      if (error instanceof AdminPasswordMissingError) throw new UsageError(error.message);
+      if (error instanceof AdminPasswordError) throw new UsageError(error.message);
       throw error;
     });
     app.log.info({ port: running.port, dashboard }, 'server listening');

@@ -1,8 +1,9 @@
 import { createApp } from '../../app/app.js';
 import { describeConfig, loadConfig } from '../../config.js';
+import { AdminPasswordError } from '../../http/routes/admin.js';
 import { startServer } from '../../http/start-server.js';
 import { startProcessing } from '../../app/processing.js';
-import { intFlag, parseFlags, printResult, type Command } from './command.js';
+import { intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 import { untilShutdownSignal } from './lifecycle.js';
 
 export const startCommand: Command = {
@@ -29,6 +30,7 @@ for up to --shutdown-timeout seconds (default 30). --json prints
     app.log.info({ config: describeConfig(config) }, 'starting worker and server');
     const running = await startServer(app, { dashboard }).catch(async (error: unknown) => {
       await app.close();
+      if (error instanceof AdminPasswordError) throw new UsageError(error.message);
       throw error;
     });
     const workers = await startProcessing(app);

@@ -1,125 +1,92 @@
-import Handlebars from 'handlebars';
 import { QUEUE_NAMES } from '../../queue/names.js';
+import type { CampaignFilter } from '../../campaigns/summary-page.js';
 import type { CampaignSummary } from '../../campaigns/summary.js';
+import { FUNNEL_PARTIAL, funnelRows } from './funnel.js';
+import { formatPercent, renderPage, views } from './layout.js';
 
 /**
- * The campaigns page: server-rendered HTML with no build step. Handlebars
- * escapes every value ({{ }}), so a campaign name cannot inject markup.
+ * The campaign list: state, schedule, budget and progress toward eligible of
+ * each campaign, filtered (running, paused, finished) and paged.
  */
 
-const FUNNEL = ['eligible', 'sent', 'delivered', 'verified'] as const;
 const OUTCOMES = ['queued', 'bounced', 'complained', 'failed', 'skipped'] as const;
 
-const template = Handlebars.compile(
-  `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Campaigns · reverify</title>
-<style>
-  body { font: 14px/1.45 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1d2330; }
-  header { background: #1d2330; color: #fff; padding: 12px 24px; display: flex; gap: 24px; align-items: baseline; }
-  header h1 { font-size: 18px; margin: 0; }
-  header a { color: #b9c7ff; }
-  main { padding: 16px 24px; display: grid; gap: 16px; max-width: 1100px; }
-  .campaign { background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 16px 20px; }
-  .campaign h2 { font-size: 16px; margin: 0 0 4px; }
-  .meta { color: #5a6272; margin: 0 0 12px; }
-  .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #e6e9ef; }
-  .status-running { background: #d4f5dd; color: #145c2a; }
-  .status-paused { background: #ffe9c2; color: #7a4b00; }
-  .status-cancelled { background: #f8d7da; color: #7b1c24; }
-  .status-completed { background: #dce8ff; color: #1d3d7a; }
-  .reason { background: #fff6e0; border-left: 4px solid #f0a500; padding: 6px 10px; margin: 0 0 12px; }
-  .funnel { display: grid; grid-template-columns: 90px 1fr 70px; gap: 4px 10px; align-items: center; }
-  .bar { height: 16px; background: #eef0f4; border-radius: 3px; overflow: hidden; }
-  .bar span { display: block; height: 100%; background: #4f6bd8; }
-  .bar.verified span { background: #2e9e58; }
-  .count { text-align: right; font-variant-numeric: tabular-nums; }
-  .outcomes { display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 10px 0 6px; color: #5a6272; }
-  .outcomes b { color: #1d2330; font-variant-numeric: tabular-nums; }
-  .outcomes .bad b { color: #b3261e; }
-  .links a { margin-right: 14px; }
-  .empty { color: #5a6272; }
-</style>
-</head>
-<body>
-<header>
-  <h1>reverify · campaigns</h1>
-  <a href="/admin/queues">queue dashboard</a>
-  <a href="/admin/api/campaigns">JSON</a>
-</header>
-<main>
+const body = views.compile(
+  `<div class="filters">{{#each filters}}<a href="{{url}}"{{#if current}} aria-current="page"{{/if}}>{{text}}</a>{{/each}}
+  · <a href="/admin/campaigns/new">New campaign</a> · <a href="/admin/api/campaigns">JSON</a></div>
 {{#each campaigns}}
   <section class="campaign" id="campaign-{{id}}" data-campaign-id="{{id}}">
-    <h2>#{{id}} {{name}} <span class="status status-{{status}}" data-field="status">{{status}}</span></h2>
+    <h2><a href="/admin/campaigns/{{id}}">#{{id}} {{name}}</a> <span class="status status-{{status}}" data-field="status">{{status}}</span></h2>
     <p class="meta">
       template <code>{{template}}</code> · segment <code>{{segment}}</code> ·
       schedule <code data-field="schedule">{{schedule}}</code> (UTC) ·
-      daily budget <b data-field="per-day">{{perDay}}</b>/day · starts {{startsAt}}{{#if finishedAt}} · finished {{finishedAt}}{{/if}}
+      daily budget <b data-field="per-day">{{num perDay}}</b>/day · starts {{utc startsAt}}{{#if finishedAt}} · finished {{utc finishedAt}}{{/if}} ·
+      progress <b data-field="progress">{{progress}}</b> of eligible sent
     </p>
     {{#if reason}}<p class="reason" data-field="reason"><b>{{status}}:</b> {{reason}}</p>{{/if}}
-    <div class="funnel">
-      {{#each funnel}}
-      <span>{{label}}</span>
-      <div class="bar {{label}}" title="{{count}} of {{../eligible}}"><span style="width: {{percent}}%"></span></div>
-      <span class="count" data-count="{{label}}">{{count}}</span>
-      {{/each}}
-    </div>
+    ${FUNNEL_PARTIAL}
     <div class="outcomes">
-      {{#each outcomes}}<span class="{{#if bad}}bad{{/if}}">{{label}} <b data-count="{{label}}">{{count}}</b></span>{{/each}}
+      {{#each outcomes}}<span class="{{#if bad}}bad{{/if}}">{{label}} <b data-count="{{label}}">{{num count}}</b></span>{{/each}}
     </div>
-    <div class="links">
-      {{#each links}}<a href="{{url}}">{{text}}</a>{{/each}}
-    </div>
+    <div class="links">{{#each links}}<a href="{{url}}">{{text}}</a>{{/each}}</div>
   </section>
 {{else}}
-  <p class="empty">No campaigns yet. Create one with <code>reverify campaign create</code>.</p>
+  <p class="empty">{{emptyText}}</p>
 {{/each}}
-</main>
-</body>
-</html>
-`,
+<div class="pager">
+  {{#if previousUrl}}<a href="{{previousUrl}}" rel="prev">← newer</a>{{/if}}
+  <span>page {{num page}} of {{num pages}} · {{num total}} campaign(s)</span>
+  {{#if nextUrl}}<a href="{{nextUrl}}" rel="next">older →</a>{{/if}}
+</div>`,
   { strict: true },
 );
 
-/** "2026-11-24T11:37:49.096Z" → "2026-11-24 11:37 UTC". */
-function shortInstant(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+export interface CampaignListView {
+  summaries: readonly CampaignSummary[];
+  filter: CampaignFilter;
+  page: number;
+  perPage: number;
+  total: number;
 }
 
-function percent(count: number, of: number): string {
-  if (of <= 0) return '0';
-  return Math.min(100, (count / of) * 100).toFixed(1);
+const FILTER_TEXT: Record<CampaignFilter, string> = { all: 'All', running: 'Running', paused: 'Paused', finished: 'Finished' };
+
+function listUrl(filter: CampaignFilter, page: number): string {
+  const query = new URLSearchParams();
+  if (filter !== 'all') query.set('status', filter);
+  if (page > 1) query.set('page', String(page));
+  const text = query.toString();
+  return text ? `/admin/campaigns?${text}` : '/admin/campaigns';
 }
 
-/** Renders the campaigns page for `views`. */
-export function renderCampaignsPage(summaries: readonly CampaignSummary[], boardPath = '/admin/queues'): string {
-  const campaigns = summaries.map((summary) => {
-    const { counts } = summary;
-    const eligible = counts.eligible;
-    return {
-      id: summary.id,
-      name: summary.name,
-      status: summary.status,
-      template: summary.template,
-      segment: summary.segment,
-      schedule: summary.schedule,
-      perDay: summary.perDay,
-      startsAt: shortInstant(summary.startsAt),
-      finishedAt: summary.finishedAt ? shortInstant(summary.finishedAt) : '',
-      reason: summary.reason ?? '',
-      eligible,
-      funnel: FUNNEL.map((label) => ({ label, count: counts[label], percent: percent(counts[label], Math.max(eligible, counts.sent)) })),
-      outcomes: OUTCOMES.map((label) => ({ label, count: counts[label], bad: label !== 'queued' && counts[label] > 0 })),
-      links: [
-        { text: 'send queue', url: `${boardPath}/queue/${QUEUE_NAMES.send}` },
-        { text: 'failed sends', url: `${boardPath}/queue/${QUEUE_NAMES.send}?status=failed` },
-        { text: 'campaign ticks', url: `${boardPath}/queue/${QUEUE_NAMES.campaigns}` },
-        { text: 'JSON', url: `/admin/api/campaigns/${encodeURIComponent(summary.id)}` },
-      ],
-    };
+/** Renders the campaigns page. */
+export function renderCampaignsPage(view: CampaignListView, boardPath = '/admin/queues'): string {
+  const pages = Math.max(1, Math.ceil(view.total / view.perPage));
+  const campaigns = view.summaries.map((summary) => ({
+    ...summary,
+    finishedAt: summary.finishedAt ?? '',
+    reason: summary.reason ?? '',
+    progress: formatPercent(summary.counts.sent, summary.counts.eligible),
+    funnel: funnelRows(summary.counts),
+    outcomes: OUTCOMES.map((label) => ({ label, count: summary.counts[label], bad: label !== 'queued' && summary.counts[label] > 0 })),
+    links: [
+      { text: 'details', url: `/admin/campaigns/${encodeURIComponent(summary.id)}` },
+      { text: 'send queue', url: `${boardPath}/queue/${QUEUE_NAMES.send}` },
+      { text: 'failed sends', url: `${boardPath}/queue/${QUEUE_NAMES.send}?status=failed` },
+      { text: 'campaign ticks', url: `${boardPath}/queue/${QUEUE_NAMES.campaigns}` },
+      { text: 'JSON', url: `/admin/api/campaigns/${encodeURIComponent(summary.id)}` },
+    ],
+  }));
+  const html = body({
+    filters: (Object.keys(FILTER_TEXT) as CampaignFilter[]).map((filter) => ({ text: FILTER_TEXT[filter], url: listUrl(filter, 1), current: filter === view.filter })),
+    campaigns,
+    emptyText: view.filter === 'all' ? 'No campaigns yet. Create one with "New campaign" or reverify campaign create.' : `No ${view.filter} campaigns.`,
+    page: view.page,
+    pages,
+    total: view.total,
+    previousUrl: view.page > 1 ? listUrl(view.filter, view.page - 1) : '',
+    nextUrl: view.page < pages ? listUrl(view.filter, view.page + 1) : '',
   });
-  return template({ campaigns });
+  return renderPage({ title: 'Campaigns', section: 'campaigns', refreshSeconds: 30 }, html);
 }
+

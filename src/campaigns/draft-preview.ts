@@ -1,0 +1,27 @@
+import type { App } from '../app/app.js';
+import { projectedDays, projectedFinish } from './budget.js';
+import type { ValidCampaignInput } from './create-input.js';
+import { segmentBreakdown } from './eligibility/segment.js';
+import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken } from './message.js';
+import { firstRecipient, type CampaignPreview } from './operations.js';
+
+/**
+ * The preview of a campaign not saved yet (the console's form, the API's
+ * dryRun): the same figures and example message `campaign preview ID` gives
+ * for a saved one. Nobody has been mailed by a campaign that does not exist,
+ * so no one is excluded as already mailed.
+ */
+export async function previewNewCampaign(app: App, input: Pick<ValidCampaignInput, 'perDay' | 'template' | 'startsAt'>): Promise<CampaignPreview> {
+  const now = app.clock();
+  const { eligible, excluded } = await segmentBreakdown(app.db, null);
+  const start = input.startsAt && input.startsAt.getTime() > now.getTime() ? input.startsAt : now;
+  const recipient = (await firstRecipient(app, '0')) ?? SAMPLE_RECIPIENT;
+  const message = renderCampaignMessage(app.config, input.template, recipient, sampleToken(now, app.config.VERIFY_TOKEN_TTL_HOURS));
+  return {
+    eligible,
+    excluded,
+    projectedDays: projectedDays(eligible, input.perDay),
+    projectedFinish: projectedFinish(eligible, input.perDay, start),
+    message: { to: recipient.email, ...message },
+  };
+}
