@@ -85,13 +85,13 @@ describe('campaigns page in a browser', () => {
       const response = await page.goto(`${server!.url}/admin/campaigns`);
       expect(response?.status()).toBe(200);
       const section = page.locator(`#campaign-${runningId}`);
-      await expect.poll(() => section.locator('[data-field="status"]').textContent()).toBe('running');
+      await expect.poll(() => section.locator('[data-field="status"]').textContent(), { timeout: 15_000 }).toBe('running');
       const shown: Record<string, number> = {};
       for (const label of ['sent', 'delivered', 'verified', 'bounced', 'complained', 'failed', 'skipped']) {
         shown[label] = Number(await section.locator(`[data-count="${label}"]`).textContent());
       }
       expect(shown).toEqual(await funnelFromDatabase(runningId));
-      await expect.poll(() => page.locator('.reason').first().textContent()).toContain('bounce rate 7.4%');
+      await expect.poll(() => page.locator('.reason').first().textContent(), { timeout: 15_000 }).toContain('bounce rate 7.4%');
 
       await mkdir(path.dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -122,7 +122,7 @@ describe('POST /admin/api/campaigns/:id/pause|resume|cancel', () => {
 });
 
 describe('address lookup', () => {
-  it('shows a bounced address: reason, suppression and the SES event with its diagnostic code, in time order', async () => {
+  it('shows a bounced address: reason, suppression and the SES event with its diagnostic code, in time order (as `reverify address show --json`)', { timeout: 90_000 }, async () => {
     const address = await addAddress(env.db, { email: 'Bounced.Person@Example.net', verified: true });
     const message = hook.signer.signedNotification({ topicArn: TOPIC, message: sampleSesEvent('hard_bounce', { to: 'bounced.person@example.net' }) });
     expect((await post(hook.server, message)).statusCode).toBe(200);
@@ -135,6 +135,14 @@ describe('address lookup', () => {
     expect(event.details).toMatchObject({ type: 'Bounce', subType: 'Permanent/General', code: 'smtp; 550 5.1.1 user unknown' });
     const times = report.history.map((entry: { at: string }) => entry.at);
     expect(times).toEqual([...times].sort());
+    const child = spawn(process.execPath, ['bin/reverify.mjs', 'address', 'show', 'Bounced.Person@example.net', '--json'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env.env() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    expect(await new Promise<number | null>((resolve) => child.on('exit', resolve))).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(report);
     const page = await api('GET', '/admin/addresses?q=bounced.person%40example.net');
     expect(page.body).toContain('hard_bounce');
     expect(page.body).toContain('smtp; 550 5.1.1 user unknown');

@@ -27,7 +27,7 @@ h3 { font-size: 15px; margin: 0 0 8px; }
 .status-cancelled { background: #f8d7da; color: #7b1c24; }
 .status-completed { background: #dce8ff; color: #1d3d7a; }
 .reason { background: #fff6e0; border-left: 4px solid #f0a500; padding: 6px 10px; margin: 0 0 12px; }
-.funnel { display: grid; grid-template-columns: 90px 1fr 90px 70px; gap: 4px 10px; align-items: center; }
+.funnel { display: grid; grid-template-columns: 90px 1fr 80px 130px; gap: 4px 10px; align-items: center; }
 .funnel svg { width: 100%; height: 16px; display: block; }
 .funnel .track { fill: #eef0f4; }
 .funnel .fill { fill: #4f6bd8; }
