@@ -102,11 +102,13 @@ export type ExclusionReason =
 
 /**
  * Every user sorted into `eligible` or the first rule that excludes them, in
- * one pass over users. The `eligible` figure equals countSegment().
+ * one pass over users. The `eligible` figure equals countSegment(); `cooldown`
+ * as there (a campaign not saved yet says which cooldown it would have).
  */
 export async function segmentBreakdown(
   db: Kysely<Database>,
   campaignId: string | null,
+  cooldown: CooldownRule = {},
 ): Promise<{ eligible: number; excluded: Partial<Record<ExclusionReason, number>> }> {
   // campaign id 0 never exists: "already mailed" is then always false.
   const ledgerCampaign = campaignId ?? '0';
@@ -123,7 +125,7 @@ export async function segmentBreakdown(
         WHEN EXISTS (SELECT 1 FROM emails c WHERE c.user_id = u.id AND c.unverify_reason = 'complaint') THEN 'complained_other_address'
         WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.user_id = u.id AND ${ledgerCampaignIs(ledgerCampaign)})
           THEN 'already_mailed'
-        WHEN ${campaignCooldownCheck(sql.ref('u.id'), ledgerCampaign)} THEN 'recently_mailed'
+        WHEN ${campaignCooldownCheck(sql.ref('u.id'), ledgerCampaign, cooldown)} THEN 'recently_mailed'
         ELSE 'eligible' END AS reason
       FROM users u
       LEFT JOIN emails e ON e.user_id = u.id AND e.is_primary

@@ -105,7 +105,8 @@ document.addEventListener('submit', function (event) {
   function refresh() {
     var startsAt = field('startsAt');
     var body = { name: field('name') || 'preview', segment: field('segment'), perDay: field('perDay'), schedule: field('schedule'),
-      template: field('template'), dryRun: true };
+      template: field('template'), dryRun: true,
+      allowExternalLinks: form.elements.namedItem('allowExternalLinks').checked, ignoreCooldown: form.elements.namedItem('ignoreCooldown').checked };
     if (startsAt) body.startsAt = /[zZ]|[+-]\\d\\d:?\\d\\d$/.test(startsAt) ? startsAt : startsAt + 'Z';
     fetch('/admin/api/campaigns', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' })
       .then(function (response) { return response.json(); })

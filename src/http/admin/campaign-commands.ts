@@ -55,12 +55,10 @@ export async function createFromRequest(app: App, body: unknown): Promise<Create
   if (!checked.ok) return invalid(checked.problems);
   const dryRun = request.dryRun === true;
   const startsAt = checked.input.startsAt ?? app.clock();
-  // ignoreCooldown is handed on as `campaign create --ignore-cooldown` hands it on: createCampaign
-  // reads it where the cooldown exists (CAMPAIGN_COOLDOWN_DAYS); without one there is nothing to ignore.
   const input = { ...checked.input, startsAt, allowExternalLinks: request.allowExternalLinks === true, ignoreCooldown: request.ignoreCooldown === true };
   try {
     const { campaign, eligible } = await createCampaign(app, input, { dryRun, actor: webActor(app) });
-    if (!campaign) return { status: 200, body: { id: null, status: null, eligible, dryRun, preview: await previewNewCampaign(app, checked.input) } };
+    if (!campaign) return { status: 200, body: { id: null, status: null, eligible, dryRun, preview: await previewNewCampaign(app, input) } };
     const warning = await firstTickWarning(app, { status: campaign.status, startsAt });
     return { status: 201, body: { id: campaign.id, status: campaign.status, eligible, dryRun, ...(warning ? { warning } : {}) } };
   } catch (error) {

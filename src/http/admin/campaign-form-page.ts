@@ -22,6 +22,7 @@ export interface CampaignFormValues {
   template: string;
   startsAt: string;
   allowExternalLinks: boolean;
+  ignoreCooldown: boolean;
 }
 
 export const EMPTY_FORM: CampaignFormValues = {
@@ -32,6 +33,7 @@ export const EMPTY_FORM: CampaignFormValues = {
   template: 'reverify-email',
   startsAt: '',
   allowExternalLinks: false,
+  ignoreCooldown: false,
 };
 
 const body = views.compile(
@@ -52,6 +54,7 @@ const body = views.compile(
     <label for="startsAt">Starts at</label><input id="startsAt" name="startsAt" value="{{v.startsAt}}" placeholder="2026-01-31T03:00:00Z">
     <span class="hint">UTC, ISO 8601; empty: now</span>
     <label for="allowExternalLinks">External links</label><span><input type="checkbox" id="allowExternalLinks" name="allowExternalLinks"{{#if v.allowExternalLinks}} checked{{/if}}> allow links outside PUBLIC_BASE_URL</span>
+    <label for="ignoreCooldown">Cooldown</label><span><input type="checkbox" id="ignoreCooldown" name="ignoreCooldown"{{#if v.ignoreCooldown}} checked{{/if}}> include people another campaign mailed within CAMPAIGN_COOLDOWN_DAYS</span>
     <span></span>
     <div class="actions">
       <button type="submit" name="intent" value="preview" class="secondary">Preview</button>

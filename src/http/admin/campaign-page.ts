@@ -100,10 +100,10 @@ export function renderCampaignPage(view: CampaignPageView, boardPath = '/admin/q
     canResume: s.status === 'paused',
     canCancel: s.status !== 'cancelled' && s.status !== 'completed',
     funnel: funnelRows(s.counts),
-    outcomes: (['queued', 'pending', 'waiting', 'bounced', 'complained', 'failed', 'skipped'] as const).map((label) => ({
+    outcomes: (['queued', 'pending', 'waiting', 'unconfirmed', 'bounced', 'complained', 'failed', 'skipped'] as const).map((label) => ({
       label,
       count: s.counts[label],
-      bad: ['bounced', 'complained', 'failed'].includes(label) && s.counts[label] > 0,
+      bad: ['unconfirmed', 'bounced', 'complained', 'failed'].includes(label) && s.counts[label] > 0,
     })),
     figures: figures(view),
     activity: view.activity,

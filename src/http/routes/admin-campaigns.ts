@@ -48,6 +48,7 @@ function formValues(body: FormBody): CampaignFormValues {
     template: field(body, 'template'),
     startsAt: field(body, 'startsAt'),
     allowExternalLinks: field(body, 'allowExternalLinks') !== '',
+    ignoreCooldown: field(body, 'ignoreCooldown') !== '',
   };
 }
 
@@ -101,7 +102,7 @@ export async function adminCampaignRoutes(server: FastifyInstance, app: App): Pr
       const body = request.body ?? {};
       if (!validCsrf(body)) return errorPage(reply, 403, 'Refused', 'the form\'s CSRF token is missing or wrong: reload the form and try again');
       const values = formValues(body);
-      const raw = { ...values, startsAt: startsAtOf(values.startsAt), allowExternalLinks: values.allowExternalLinks };
+      const raw = { ...values, startsAt: startsAtOf(values.startsAt) };
       const current = fingerprint(values);
       const creating = field(body, 'intent') === 'create' && field(body, 'previewed') === current;
       const outcome = await createFromRequest(app, { ...raw, dryRun: !creating });
