@@ -46,7 +46,7 @@ async function cli(args: string[], overrides: Record<string, string> = {}): Prom
 }
 
 describe('POST /admin/api/campaigns', () => {
-  it('refuses bad input with the CLI\'s messages, naming the JSON fields, and creates nothing', async () => {
+  it('refuses bad input with the CLI\'s messages, naming the JSON fields, and creates nothing', { timeout: 90_000 }, async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ ...VALID, perDay: 0 }, /^perDay must be a whole number of at least 1, got "0"$/],
       [{ ...VALID, schedule: 'every hour' }, /^schedule must be a cron expression such as "0 \* \* \* \*" \(UTC\); got "every hour"$/],
@@ -150,7 +150,7 @@ describe('address lookup', () => {
 });
 
 describe('ADMIN_PASSWORD and failed logins', () => {
-  it('refuses a password shorter than 12 characters at start, and accepts 12', async () => {
+  it('refuses a password shorter than 12 characters at start, and accepts 12', { timeout: 90_000 }, async () => {
     await expect(createServer(env.app({ overrides: { ADMIN_PASSWORD: 'elevenchars' } }))).rejects.toThrow(AdminPasswordTooShortError);
     const twelve = await createServer(env.app({ overrides: { ADMIN_PASSWORD: 'twelve-chars' } }));
     const response = await twelve.inject({ method: 'GET', url: '/admin/campaigns', headers: { authorization: basic('admin', 'twelve-chars') } });
