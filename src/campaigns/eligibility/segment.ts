@@ -1,6 +1,7 @@
 import { sql, type Kysely, type QueryCreator } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { campaignCooldownCheck, type CooldownRule } from './cooldown.js';
+import { userComplainedSql } from '../../mail/send-policy.js';
 
 /**
  * The segment `unverified-role-holders`: active, non-temporary users whose
@@ -42,14 +43,8 @@ export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, aft
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('suppressions as s').select(sql.lit(1).as('one')).where('s.email', '=', sql<string>`lower(e.email)`))),
     )
-    // A complaint from any of the person's addresses: none of them is asked again.
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('emails as c').select(sql.lit(1).as('one')).whereRef('c.user_id', '=', 'e.user_id').where('c.unverify_reason', '=', 'complaint'),
-        ),
-      ),
-    )
+    // A complaint or a stop from any of the person's addresses: none of them is asked again.
+    .where(sql<boolean>`NOT ${userComplainedSql(sql.ref('e.user_id'))}`)
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -120,7 +115,7 @@ export async function segmentBreakdown(
         WHEN e.unverify_reason IS NOT NULL THEN 'has_unverify_reason'
         WHEN NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id) THEN 'no_role'
         WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(e.email)) THEN 'suppressed'
-        WHEN EXISTS (SELECT 1 FROM emails c WHERE c.user_id = u.id AND c.unverify_reason = 'complaint') THEN 'complained_other_address'
+        WHEN ${userComplainedSql(sql.ref('u.id'))} THEN 'complained_other_address'
         WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.user_id = u.id AND ${ledgerCampaignIs(ledgerCampaign)})
           THEN 'already_mailed'
         WHEN ${campaignCooldownCheck(sql.ref('u.id'), ledgerCampaign)} THEN 'recently_mailed'
