@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { findExternalLinks } from '../mail/link-lint.js';
 import { renderTemplate, siteNameFromBaseUrl, type RenderedMessage } from '../mail/render.js';
+import { stopUrl } from '../verification/stop-tokens.js';
 import { verificationUrl } from '../verification/tokens.js';
 
 /** Who a campaign message is for. */
@@ -10,18 +11,26 @@ export interface MessageRecipient {
   projects: string[];
 }
 
-/** Renders campaign template `template` for one recipient and their verification token. */
+/** The secrets a campaign message carries: its verification token (and expiry) and its stop token. */
+export interface MessageTokens {
+  token: string;
+  expiresAt: Date;
+  stopToken: string;
+}
+
+/** Renders campaign template `template` for one recipient and their verification and stop tokens. */
 export function renderCampaignMessage(
   config: Pick<Config, 'PUBLIC_BASE_URL'>,
   template: string,
   recipient: MessageRecipient,
-  token: { token: string; expiresAt: Date },
+  token: MessageTokens,
 ): RenderedMessage {
   const baseUrl = config.PUBLIC_BASE_URL.replace(/\/+$/, '');
   return renderTemplate(template, {
     username: recipient.username,
     email: recipient.email,
     verifyUrl: verificationUrl(baseUrl, token.token),
+    stopUrl: stopUrl(baseUrl, token.stopToken),
     siteName: siteNameFromBaseUrl(config.PUBLIC_BASE_URL),
     baseUrl,
     expiresAt: token.expiresAt,
@@ -32,9 +41,13 @@ export function renderCampaignMessage(
 /** A recipient for previews and link checks when the segment is empty. */
 export const SAMPLE_RECIPIENT: MessageRecipient = { username: 'example-user', email: 'example-user@example.org', projects: ['example-project'] };
 
-/** A token that looks like a real one but confirms nothing (previews, link checks). */
-export function sampleToken(now: Date, ttlHours: number): { token: string; expiresAt: Date } {
-  return { token: 'PREVIEW-ONLY-this-link-confirms-nothing-000', expiresAt: new Date(now.getTime() + ttlHours * 3_600_000) };
+/** Tokens that look like real ones but confirm and stop nothing (previews, link checks). */
+export function sampleToken(now: Date, ttlHours: number): MessageTokens {
+  return {
+    token: 'PREVIEW-ONLY-this-link-confirms-nothing-000',
+    expiresAt: new Date(now.getTime() + ttlHours * 3_600_000),
+    stopToken: 'PREVIEW-ONLY-this-link-stops-nothing-000000',
+  };
 }
 
 /** Links in the rendered template that lead anywhere but PUBLIC_BASE_URL. */

@@ -14,8 +14,10 @@ export interface TemplateContext {
   username: string;
   /** The address being confirmed. */
   email: string;
-  /** The only link a message may carry: `${PUBLIC_BASE_URL}/verify/<token>`. */
+  /** The verification link, `${PUBLIC_BASE_URL}/verify/<token>`: with stopUrl, the only links a message may carry. */
   verifyUrl: string;
+  /** The stop link, `${PUBLIC_BASE_URL}/stop/<token>`: "this is not me / stop these messages" (also the List-Unsubscribe header). */
+  stopUrl: string;
   /** Human name of the site, e.g. "PyPI". */
   siteName: string;
   /** PUBLIC_BASE_URL. */
@@ -95,6 +97,7 @@ function templateView(context: TemplateContext): Record<string, unknown> {
     username: plain(context.username),
     email: plain(context.email),
     verifyUrl: context.verifyUrl,
+    stopUrl: context.stopUrl,
     siteName: plain(context.siteName),
     baseUrl: context.baseUrl,
     host: parsedBaseUrl(context.baseUrl).host,
@@ -170,6 +173,7 @@ export function sampleTemplateContext(baseUrl: string, expiresAt: Date): Templat
     username: 'example-user',
     email: 'example-user@mail.example',
     verifyUrl: `${baseUrl.replace(/\/+$/, '')}/verify/${'x'.repeat(43)}`,
+    stopUrl: `${baseUrl.replace(/\/+$/, '')}/stop/${'x'.repeat(43)}`,
     siteName: siteNameFromBaseUrl(baseUrl),
     baseUrl,
     expiresAt,
