@@ -1,4 +1,5 @@
 import { sql, type Kysely, type QueryCreator } from 'kysely';
+import { hasVerifiedSecondarySql } from '../../accounts/promote-secondaries.js';
 import type { Database } from '../../db/database.js';
 import { campaignCooldownCheck, type CooldownRule } from './cooldown.js';
 import { userComplainedSql } from '../../mail/send-policy.js';
@@ -93,7 +94,14 @@ export type ExclusionReason =
   | 'suppressed'
   | 'complained_other_address'
   | 'already_mailed'
-  | 'recently_mailed';
+  | 'recently_mailed'
+  /**
+   * Not a rule of the segment (these people are in `eligible` too and will be
+   * mailed): how many of the eligible have a verified secondary address that
+   * `reverify emails promote-verified-secondaries` would make their primary,
+   * which takes them out of the segment. Shown so the operator can decide first.
+   */
+  | 'has_verified_secondary';
 
 /**
  * Every user sorted into `eligible` or the first rule that excludes them, in
@@ -130,5 +138,10 @@ export async function segmentBreakdown(
     if (row.reason === 'eligible') eligible = Number(row.n);
     else excluded[row.reason as ExclusionReason] = Number(row.n);
   }
+  const promotable = await db
+    .selectFrom(segmentQuery(db, ledgerCampaign).where(hasVerifiedSecondarySql(sql.ref('e.user_id'))).as('segment'))
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  if (Number(promotable.n) > 0) excluded.has_verified_secondary = Number(promotable.n);
   return { eligible, excluded };
 }

@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { campaignCommand } from './campaign.js';
 import { devCommand } from './dev.js';
+import { emailsCommand } from './emails.js';
 import { migrateCommand } from './migrate.js';
 import { reconcileCommand } from './reconcile.js';
 import { seedCommand } from './seed.js';
@@ -22,4 +23,5 @@ export const commands: readonly Command[] = [
   devCommand,
   sweepCommand,
   suppressionsCommand,
+  emailsCommand,
 ];
