@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { findExternalLinks } from '../mail/link-lint.js';
-import { renderTemplate, siteNameFromBaseUrl, type RenderedMessage } from '../mail/render.js';
+import { renderTemplate, siteNameFromBaseUrl, templateSource, type RenderedMessage } from '../mail/render.js';
+import { linkLocations } from '../mail/template-dir.js';
 import { stopUrl } from '../verification/stop-tokens.js';
 import { verificationUrl } from '../verification/tokens.js';
 
@@ -65,10 +66,13 @@ export class ExternalLinksError extends Error {
     readonly template: string,
     readonly baseUrl: string,
     readonly links: readonly string[],
+    /** For an operator's template: "file:line: link" for each link. */
+    readonly locations: readonly string[] = [],
   ) {
     super(
       `template "${template}" links outside PUBLIC_BASE_URL (${baseUrl}): ${links.join(', ')}\n` +
-        'Campaign mail should link only to the site itself; allow external links for this campaign if these links are intended.',
+        locations.map((where) => `  ${where}\n`).join('') +
+        'Campaign mail links only to the site itself, and there only to its verification and stop links; allow external links for this campaign if these links are intended.',
     );
     this.name = 'ExternalLinksError';
   }
@@ -77,5 +81,5 @@ export class ExternalLinksError extends Error {
 /** Throws ExternalLinksError when `template` links anywhere but PUBLIC_BASE_URL. */
 export function refuseExternalLinks(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>, template: string, now: Date): void {
   const external = externalLinksOf(config, template, now);
-  if (external.length > 0) throw new ExternalLinksError(template, config.PUBLIC_BASE_URL, external);
+  if (external.length > 0) throw new ExternalLinksError(template, config.PUBLIC_BASE_URL, external, linkLocations(templateSource(template), external));
 }

@@ -52,17 +52,33 @@ interface Compiled {
 
 const compiledByName = new Map<string, Compiled>();
 
-/** Names of the templates that can be rendered. */
+/** The operator's templates (TEMPLATES_DIR, see ./template-dir.ts): a name here replaces a built-in one. */
+let operatorTemplates: Readonly<Record<string, TemplateSource>> = {};
+
+/** Makes the operator's templates renderable (loaded once at start); replaces any registered before. */
+export function registerOperatorTemplates(loaded: Readonly<Record<string, TemplateSource>>): void {
+  operatorTemplates = loaded;
+  compiledByName.clear();
+}
+
+/** Names of the templates that can be rendered: the built-in ones and the operator's. */
 export function listTemplates(): string[] {
-  return Object.keys(templates).sort();
+  return [...new Set([...Object.keys(templates), ...Object.keys(operatorTemplates)])].sort();
+}
+
+/** The source of template `name`, the operator's first; undefined for an unknown name. */
+export function templateSource(name: string): TemplateSource | undefined {
+  if (Object.hasOwn(operatorTemplates, name)) return operatorTemplates[name];
+  return Object.hasOwn(templates, name) ? templates[name] : undefined;
 }
 
 /** Renders the named template; throws UnknownTemplateError (listing the known ones) for an unknown name. */
 export function renderTemplate(name: string, context: TemplateContext): RenderedMessage {
-  if (!Object.hasOwn(templates, name)) throw new UnknownTemplateError(name);
   let compiled = compiledByName.get(name);
   if (!compiled) {
-    compiled = compileSource(templates[name] as TemplateSource);
+    const source = templateSource(name);
+    if (source === undefined) throw new UnknownTemplateError(name);
+    compiled = compileSource(source);
     compiledByName.set(name, compiled);
   }
   return renderCompiled(compiled, context);

@@ -8,7 +8,7 @@ import { cancelCampaign, createCampaign, pauseCampaign, previewCampaign, resumeC
 import { isSegmentName, SEGMENTS } from '../../campaigns/eligibility/segment.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
-import { listTemplates } from '../../mail/render.js';
+import { listTemplates, UnknownTemplateError } from '../../mail/render.js';
 import { instantFlag, intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
 
 const ACTIONS = ['create', 'preview', 'show', 'list', 'pause', 'resume', 'cancel'] as const;
@@ -55,7 +55,8 @@ QUEUE_BACKEND, at show while its first tick is over a minute late.
             "bounced", "complained", "failed", "skipped", "verified", "unconfirmed", ...}, ...}
   list     {"campaigns": [same as show]}
 
-Templates: ${listTemplates().join(', ')}. Segments: ${SEGMENTS.join(', ')}.`,
+Templates: ${listTemplates().join(', ')}, and those in TEMPLATES_DIR (<name>.subject.hbs,
+<name>.text.hbs, <name>.html.hbs). Segments: ${SEGMENTS.join(', ')}.`,
   async run(argv) {
     const [action, ...rest] = argv;
     if (!isAction(action)) {
@@ -114,9 +115,6 @@ async function create(argv: string[]): Promise<number> {
   if (perDay === undefined) throw new UsageError('--per-day N is required: the most messages a UTC day may send, e.g. --per-day 200');
   if (values.schedule === undefined) throw new UsageError('--schedule is required: a cron expression in UTC, e.g. --schedule "0 * * * *" (hourly)');
   if (!isValidCron(values.schedule)) throw new UsageError(`--schedule must be a cron expression such as "0 * * * *" (UTC); got "${values.schedule}"`);
-  if (!listTemplates().includes(values.template)) {
-    throw new UsageError(`--template must be one of ${listTemplates().join(', ')}; got "${values.template}"`);
-  }
   const startsAtFlag = instantFlag('starts-at', values['starts-at']);
   const dryRun = values['dry-run'] ?? false;
   const allowExternalLinks = values['allow-external-links'] ?? false;
@@ -126,11 +124,10 @@ async function create(argv: string[]): Promise<number> {
     const startsAt = startsAtFlag ?? app.clock();
     const input = { name, template: values.template, segment: values.segment as string, perDay, schedule: values.schedule as string, startsAt, allowExternalLinks, ignoreCooldown };
     const { campaign, eligible } = await createCampaign(app, input, { dryRun }).catch((error: unknown) => {
+      // The checks live in createCampaign; here they only become usage errors in the CLI's words.
+      if (error instanceof UnknownTemplateError) throw new UsageError(`--template must be one of ${listTemplates().join(', ')}; got "${error.templateName}"`);
       if (!(error instanceof ExternalLinksError)) throw error;
-      throw new UsageError(
-        `template "${error.template}" links outside PUBLIC_BASE_URL (${error.baseUrl}): ${error.links.join(', ')}\n` +
-          'Campaign mail should link only to the site itself; pass --allow-external-links if these links are intended.',
-      );
+      throw new UsageError(error.message.replace('allow external links for this campaign', 'pass --allow-external-links'));
     });
     const warning = campaign ? await firstTickWarning(app, { status: campaign.status, startsAt }) : undefined;
     const result = { id: campaign?.id ?? null, status: campaign?.status ?? null, eligible, dryRun, ...(warning ? { warning } : {}) };
