@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit.js';
 import type { Database, StopTokensTable } from '../db/database.js';
-import { suppressAddress } from '../mail/suppressions.js';
+import { normalizeAddress, suppressAddress } from '../mail/suppressions.js';
 import { hashToken, isWellFormedToken } from './tokens.js';
 
 /**
@@ -54,7 +54,7 @@ export async function confirmStop(db: Kysely<Database>, token: string, channel: 
     if (!row) return { status: 'unknown' };
     if (row.used_at !== null) return { status: 'used', email: row.email, usedAt: row.used_at };
     await trx.updateTable('stop_tokens').set({ used_at: now, used_channel: channel }).where('id', '=', row.id).execute();
-    const before = await trx.selectFrom('suppressions').select('reason').where('email', '=', row.email.trim().toLowerCase()).executeTakeFirst();
+    const before = await trx.selectFrom('suppressions').select('reason').where('email', '=', normalizeAddress(row.email)).executeTakeFirst();
     const inForce = await suppressAddress(trx, row.email, 'recipient_request', null);
     await recordAudit(trx, {
       actor: 'stop-link',
