@@ -66,6 +66,8 @@ const schema = z
         message: 'must be a comma-separated list of SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)',
       }),
     SNS_CERT_CACHE_DIR: z.string().min(1).default('.reverify/sns-certs'),
+    // Operators' mail templates (<name>.subject.hbs, .text.hbs, .html.hbs), read and checked at start: src/mail/template-dir.ts.
+    TEMPLATES_DIR: z.string().min(1).optional(),
     SNS_MAX_AGE_SECONDS: positiveInt(3600),
     SNS_SIGNATURE_VERSIONS: z
       .string()

@@ -1,6 +1,8 @@
 import type { Config } from '../config.js';
 import { createDb, type Db } from '../db/connect.js';
 import { createLogger, type Logger } from '../logger.js';
+import { registerOperatorTemplates } from '../mail/render.js';
+import { loadTemplateDir } from '../mail/template-dir.js';
 import type { QueueBackend } from '../queue/backend.js';
 import { createQueueBackend } from '../queue/create-backend.js';
 import { Queues } from '../queue/queues.js';
@@ -32,6 +34,12 @@ export function createApp(
   options: { log?: Logger; clock?: Clock; db?: Db; dbPoolSize?: number } = {},
 ): App {
   const log = options.log ?? createLogger({ level: config.LOG_LEVEL });
+  // Before anything connects: a template that cannot be used stops the start with its file and line.
+  if (config.TEMPLATES_DIR !== undefined) {
+    const loaded = loadTemplateDir(config.TEMPLATES_DIR, config.PUBLIC_BASE_URL);
+    registerOperatorTemplates(loaded);
+    log.debug({ templatesDir: config.TEMPLATES_DIR, templates: Object.keys(loaded) }, 'operator templates loaded');
+  }
   const db = options.db ?? createDb(config.DATABASE_URL, { max: options.dbPoolSize });
   const queueBackend = createQueueBackend(config, log);
   const queues = new Queues(queueBackend);

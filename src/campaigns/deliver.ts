@@ -5,6 +5,7 @@ import { campaignMessagesTotal } from '../metrics.js';
 import { CLAIM_LEAD_MS } from '../pace/pace.js';
 import type { SendSchedule } from '../pace/send-gate.js';
 import { sendSlotsFor, type Slots } from '../pace/send-slots.js';
+import { newStopTokens, stopHeaders, stopUrl, type NewStopToken } from '../verification/stop-tokens.js';
 import { newVerificationTokens } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { asError, finishJob, JobState, recordSends, type DeliveryContext, type DeliveryOutcome } from './delivery-job.js';
@@ -56,6 +57,7 @@ interface ClaimRequest {
   day: string;
   now: Date;
   token: ReturnType<typeof newVerificationTokens>[number];
+  stopToken: NewStopToken;
 }
 
 /** Delivers one ledger row (a job of one row); throws to have the job retried (network, 5xx) or rate-limited (429). */
@@ -89,7 +91,8 @@ async function startBatch(app: App, recipientIds: readonly string[], ctx: Delive
   // A row listed twice would find itself claimed and be taken for a crashed send.
   const ids = [...new Set(recipientIds)];
   const tokens = newVerificationTokens(ids.length, now, app.config.VERIFY_TOKEN_TTL_HOURS);
-  const requests = ids.map((recipientId, i) => ({ recipientId, day: utcDay(now), now, token: tokens[i]! }));
+  const stopTokens = newStopTokens(ids.length);
+  const requests = ids.map((recipientId, i) => ({ recipientId, day: utcDay(now), now, token: tokens[i]!, stopToken: stopTokens[i]! }));
   const schedule = ctx.gate ? await ctx.gate.reserve(ids.length) : undefined;
   const allClaims = schedule ? undefined : claimAll(app.db, requests);
   const claim = async (i: number) => (allClaims ? (await allClaims)[i]! : (await claimAll(app.db, [requests[i]!]))[0]!);
@@ -153,6 +156,7 @@ async function sendRow(batch: Batch, i: number, facts: RecipientFacts): Promise<
       message,
       // attempt: an SES event for an attempt given up on is told apart from the resend's (ledger-events.ts).
       tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign', attempt: String(facts.attempts) },
+      headers: stopHeaders(stopUrl(app.config.PUBLIC_BASE_URL, batch.requests[i]!.stopToken.token)),
       // Checked again where the request leaves: a cold SDK's first send
       // can lose tens of milliseconds after the check above.
       beforeWire: schedule ? () => schedule.confirm(i) : undefined,
@@ -173,7 +177,7 @@ async function renderRow(batch: Batch, i: number, facts: RecipientFacts): Promis
   const request = batch.requests[i]!;
   try {
     const recipient = { username: facts.username, email: facts.plannedEmail, projects: facts.projects };
-    return renderCampaignMessage(batch.app.config, facts.template, recipient, request.token);
+    return renderCampaignMessage(batch.app.config, facts.template, recipient, { ...request.token, stopToken: request.stopToken.token });
   } catch (error) {
     await returnToQueue(batch.app.db, request.recipientId, batch.now, 'retrying: could not prepare the message');
     batch.job.retry(asError(error));

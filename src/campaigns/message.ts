@@ -1,6 +1,8 @@
 import type { Config } from '../config.js';
 import { findExternalLinks } from '../mail/link-lint.js';
-import { renderTemplate, siteNameFromBaseUrl, type RenderedMessage } from '../mail/render.js';
+import { renderTemplate, siteNameFromBaseUrl, templateSource, type RenderedMessage } from '../mail/render.js';
+import { linkLocations } from '../mail/template-dir.js';
+import { stopUrl } from '../verification/stop-tokens.js';
 import { verificationUrl } from '../verification/tokens.js';
 
 /** Who a campaign message is for. */
@@ -10,18 +12,26 @@ export interface MessageRecipient {
   projects: string[];
 }
 
-/** Renders campaign template `template` for one recipient and their verification token. */
+/** The secrets a campaign message carries: its verification token (and expiry) and its stop token. */
+export interface MessageTokens {
+  token: string;
+  expiresAt: Date;
+  stopToken: string;
+}
+
+/** Renders campaign template `template` for one recipient and their verification and stop tokens. */
 export function renderCampaignMessage(
   config: Pick<Config, 'PUBLIC_BASE_URL'>,
   template: string,
   recipient: MessageRecipient,
-  token: { token: string; expiresAt: Date },
+  token: MessageTokens,
 ): RenderedMessage {
   const baseUrl = config.PUBLIC_BASE_URL.replace(/\/+$/, '');
   return renderTemplate(template, {
     username: recipient.username,
     email: recipient.email,
     verifyUrl: verificationUrl(baseUrl, token.token),
+    stopUrl: stopUrl(baseUrl, token.stopToken),
     siteName: siteNameFromBaseUrl(config.PUBLIC_BASE_URL),
     baseUrl,
     expiresAt: token.expiresAt,
@@ -32,9 +42,13 @@ export function renderCampaignMessage(
 /** A recipient for previews and link checks when the segment is empty. */
 export const SAMPLE_RECIPIENT: MessageRecipient = { username: 'example-user', email: 'example-user@example.org', projects: ['example-project'] };
 
-/** A token that looks like a real one but confirms nothing (previews, link checks). */
-export function sampleToken(now: Date, ttlHours: number): { token: string; expiresAt: Date } {
-  return { token: 'PREVIEW-ONLY-this-link-confirms-nothing-000', expiresAt: new Date(now.getTime() + ttlHours * 3_600_000) };
+/** Tokens that look like real ones but confirm and stop nothing (previews, link checks). */
+export function sampleToken(now: Date, ttlHours: number): MessageTokens {
+  return {
+    token: 'PREVIEW-ONLY-this-link-confirms-nothing-000',
+    expiresAt: new Date(now.getTime() + ttlHours * 3_600_000),
+    stopToken: 'PREVIEW-ONLY-this-link-stops-nothing-000000',
+  };
 }
 
 /** Links in the rendered template that lead anywhere but PUBLIC_BASE_URL. */
@@ -52,10 +66,13 @@ export class ExternalLinksError extends Error {
     readonly template: string,
     readonly baseUrl: string,
     readonly links: readonly string[],
+    /** For an operator's template: "file:line: link" for each link. */
+    readonly locations: readonly string[] = [],
   ) {
     super(
       `template "${template}" links outside PUBLIC_BASE_URL (${baseUrl}): ${links.join(', ')}\n` +
-        'Campaign mail should link only to the site itself; allow external links for this campaign if these links are intended.',
+        locations.map((where) => `  ${where}\n`).join('') +
+        'Campaign mail links only to the site itself, and there only to its verification and stop links; allow external links for this campaign if these links are intended.',
     );
     this.name = 'ExternalLinksError';
   }
@@ -64,5 +81,5 @@ export class ExternalLinksError extends Error {
 /** Throws ExternalLinksError when `template` links anywhere but PUBLIC_BASE_URL. */
 export function refuseExternalLinks(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>, template: string, now: Date): void {
   const external = externalLinksOf(config, template, now);
-  if (external.length > 0) throw new ExternalLinksError(template, config.PUBLIC_BASE_URL, external);
+  if (external.length > 0) throw new ExternalLinksError(template, config.PUBLIC_BASE_URL, external, linkLocations(templateSource(template), external));
 }

@@ -1,7 +1,7 @@
 import type { App } from '../app/app.js';
 import { recordAudit } from '../audit/audit.js';
 import type { Campaign } from '../db/database.js';
-import type { RenderedMessage } from '../mail/render.js';
+import { templateSource, UnknownTemplateError, type RenderedMessage } from '../mail/render.js';
 import { projectedDays, projectedFinish } from './budget.js';
 import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput } from './campaigns.js';
 import { enqueueSendsAgain } from './enqueue.js';
@@ -30,8 +30,11 @@ export const CLI_ACTOR = 'cli';
 
 /**
  * Creates a campaign and registers its schedule; with dryRun only counts who
- * it would reach. Either way a template linking outside the site is refused
- * (ExternalLinksError) unless the input allows external links. The campaign
+ * it would reach. Either way an unknown template is refused
+ * (UnknownTemplateError), and a template linking anywhere but the
+ * verification and stop links (ExternalLinksError, naming the file and line
+ * of an operator's template) unless the input allows external links.
+ * The campaign
  * keeps CAMPAIGN_COOLDOWN_DAYS as it is now (none with ignoreCooldown): a
  * later change of the setting applies to campaigns created after it.
  */
@@ -41,6 +44,8 @@ export async function createCampaign(
   options: { dryRun: boolean; actor?: string },
 ): Promise<{ campaign: Campaign | null; eligible: number }> {
   const now = app.clock();
+  // Checked here, not in a caller: every way of creating a campaign (CLI, admin API) gets the same checks.
+  if (templateSource(input.template) === undefined) throw new UnknownTemplateError(input.template);
   if (!input.allowExternalLinks) refuseExternalLinks(app.config, input.template, now);
   const { ignoreCooldown = false, ...fields } = input;
   const cooldownDays = ignoreCooldown || app.config.CAMPAIGN_COOLDOWN_DAYS === 0 ? null : app.config.CAMPAIGN_COOLDOWN_DAYS;

@@ -179,7 +179,8 @@ export interface SuppressionsTable {
   id: GeneratedId;
   /** Lower-cased address. */
   email: string;
-  reason: 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual';
+  /** recipient_request: the recipient pressed the stop link (treated like a complaint). */
+  reason: 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'recipient_request';
   email_event_id: Id | null;
   created_at: Timestamp;
   /** Imported from SES's account-level suppression list: the reason SES gives. */
@@ -203,6 +204,21 @@ export interface SesAccountTable {
   sent_last_24_hours: number | null;
   enforcement_status: string | null;
   sending_enabled: boolean | null;
+}
+
+/** A stop link's token (migrations/0012): one per message, stored as its sha256; stop links do not expire. */
+export interface StopTokensTable {
+  id: GeneratedId;
+  token_hash: string;
+  user_id: Id;
+  email_id: Id;
+  /** The address the message went to. */
+  email: string;
+  purpose: 'campaign' | 'verification';
+  campaign_recipient_id: Id | null;
+  created_at: Timestamp;
+  used_at: NullableTimestamp;
+  used_channel: 'web' | 'one-click' | null;
 }
 
 export interface AuditLogTable {
@@ -270,6 +286,7 @@ export interface Database {
   sweep_runs: SweepRunsTable;
   ses_recipient_events: SesRecipientEventsTable;
   ses_account: SesAccountTable;
+  stop_tokens: StopTokensTable;
 }
 
 export type User = Selectable<UsersTable>;

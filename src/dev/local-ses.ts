@@ -18,6 +18,8 @@ export interface StoredEmail {
   destination: { to: string[]; cc: string[]; bcc: string[] };
   subject: string;
   body: { text?: string; html?: string };
+  /** Extra header fields sent through Simple content's Headers (the stop link's List-Unsubscribe pair). */
+  headers?: Array<{ name: string; value: string }>;
   at: number;
 }
 

@@ -4,6 +4,7 @@ import { clipEchoedErrors, fastifyLimitOptions, HTTP_LIMITS, type HttpLimits } f
 import { adminRoutes, type AdminOptions } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { stopRoutes } from './routes/stop.js';
 import { verifyRoutes } from './routes/verify.js';
 import { webhookRoutes } from './routes/webhook.js';
 
@@ -43,11 +44,12 @@ export interface CreateServerOptions extends AdminOptions {
 
 /**
  * The whole HTTP surface of `reverify server`, `start` and `dev`: health,
- * metrics, the SES webhook, verification links and the admin area. Throws
- * AdminPasswordError when the dashboard is on without a long enough ADMIN_PASSWORD.
+ * metrics, the SES webhook, verification and stop links and the admin area.
+ * Throws AdminPasswordError when the dashboard is on without a long enough
+ * ADMIN_PASSWORD.
  */
 export async function createServer(app: App, options: CreateServerOptions = {}): Promise<FastifyInstance> {
-  const routes: RoutePlugin[] = [healthRoutes, webhookRoutes, verifyRoutes];
+  const routes: RoutePlugin[] = [healthRoutes, webhookRoutes, verifyRoutes, stopRoutes];
   if (options.metrics !== false) routes.push(metricsRoutes);
   if (options.dashboard !== false) routes.push((server, routeApp) => adminRoutes(server, routeApp, options));
   return buildServer(app, { routes, limits: options.limits });

@@ -20,9 +20,13 @@ import type { RenderedMessage } from './render.js';
  * A link is reported when it is not an absolute URL on PUBLIC_BASE_URL's
  * origin: other hosts, other schemes (mailto:, javascript:, data:, tel:),
  * relative or protocol-relative links (they have no base in a mail), and —
- * though same-origin — links carrying tracking parameters (utm_*, fbclid…).
- * Scheme-less host names in text are compared by host only.
+ * though same-origin — links carrying tracking parameters (utm_*, fbclid…)
+ * and links to any page but the two a message needs: the verification link
+ * (`/verify/<token>`) and the stop link (`/stop/<token>`), under
+ * PUBLIC_BASE_URL's path. Scheme-less host names in text are compared by
+ * host only, and only the bare host ("type example.org into your browser").
  */
+const ON_SITE_PATHS = ['verify', 'stop'];
 
 const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'background', 'poster', 'cite', 'data', 'longdesc', 'xlink:href']);
 const TRACKING_PARAM = /^(utm_[a-z]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|igshid|oly_enc_id|oly_anon_id|vero_id|_ke)$/i;
@@ -56,7 +60,16 @@ function isAllowed(link: FoundLink, base: URL): boolean {
   }
   if (link.fuzzy ? parsed.host !== base.host : parsed.origin !== base.origin) return false;
   for (const name of parsed.searchParams.keys()) if (TRACKING_PARAM.test(name)) return false;
-  return true;
+  if (link.fuzzy) return parsed.pathname === '/' && parsed.search === '';
+  return isOnSitePath(parsed.pathname, base.pathname);
+}
+
+/** `<base path>/verify/<token>` or `<base path>/stop/<token>`: one segment after the page's name, nothing more. */
+function isOnSitePath(pathname: string, basePath: string): boolean {
+  const prefix = basePath.replace(/\/+$/, '');
+  if (!pathname.startsWith(`${prefix}/`)) return false;
+  const [page, token, ...rest] = pathname.slice(prefix.length + 1).split('/');
+  return ON_SITE_PATHS.includes(page ?? '') && Boolean(token) && rest.length === 0;
 }
 
 function linksInText(text: string): FoundLink[] {

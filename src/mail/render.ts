@@ -14,8 +14,10 @@ export interface TemplateContext {
   username: string;
   /** The address being confirmed. */
   email: string;
-  /** The only link a message may carry: `${PUBLIC_BASE_URL}/verify/<token>`. */
+  /** The verification link, `${PUBLIC_BASE_URL}/verify/<token>`: with stopUrl, the only links a message may carry. */
   verifyUrl: string;
+  /** The stop link, `${PUBLIC_BASE_URL}/stop/<token>`: "this is not me / stop these messages" (also the List-Unsubscribe header). */
+  stopUrl: string;
   /** Human name of the site, e.g. "PyPI". */
   siteName: string;
   /** PUBLIC_BASE_URL. */
@@ -50,17 +52,33 @@ interface Compiled {
 
 const compiledByName = new Map<string, Compiled>();
 
-/** Names of the templates that can be rendered. */
+/** The operator's templates (TEMPLATES_DIR, see ./template-dir.ts): a name here replaces a built-in one. */
+let operatorTemplates: Readonly<Record<string, TemplateSource>> = {};
+
+/** Makes the operator's templates renderable (loaded once at start); replaces any registered before. */
+export function registerOperatorTemplates(loaded: Readonly<Record<string, TemplateSource>>): void {
+  operatorTemplates = loaded;
+  compiledByName.clear();
+}
+
+/** Names of the templates that can be rendered: the built-in ones and the operator's. */
 export function listTemplates(): string[] {
-  return Object.keys(templates).sort();
+  return [...new Set([...Object.keys(templates), ...Object.keys(operatorTemplates)])].sort();
+}
+
+/** The source of template `name`, the operator's first; undefined for an unknown name. */
+export function templateSource(name: string): TemplateSource | undefined {
+  if (Object.hasOwn(operatorTemplates, name)) return operatorTemplates[name];
+  return Object.hasOwn(templates, name) ? templates[name] : undefined;
 }
 
 /** Renders the named template; throws UnknownTemplateError (listing the known ones) for an unknown name. */
 export function renderTemplate(name: string, context: TemplateContext): RenderedMessage {
-  if (!Object.hasOwn(templates, name)) throw new UnknownTemplateError(name);
   let compiled = compiledByName.get(name);
   if (!compiled) {
-    compiled = compileSource(templates[name] as TemplateSource);
+    const source = templateSource(name);
+    if (source === undefined) throw new UnknownTemplateError(name);
+    compiled = compileSource(source);
     compiledByName.set(name, compiled);
   }
   return renderCompiled(compiled, context);
@@ -95,6 +113,7 @@ function templateView(context: TemplateContext): Record<string, unknown> {
     username: plain(context.username),
     email: plain(context.email),
     verifyUrl: context.verifyUrl,
+    stopUrl: context.stopUrl,
     siteName: plain(context.siteName),
     baseUrl: context.baseUrl,
     host: parsedBaseUrl(context.baseUrl).host,
@@ -170,6 +189,7 @@ export function sampleTemplateContext(baseUrl: string, expiresAt: Date): Templat
     username: 'example-user',
     email: 'example-user@mail.example',
     verifyUrl: `${baseUrl.replace(/\/+$/, '')}/verify/${'x'.repeat(43)}`,
+    stopUrl: `${baseUrl.replace(/\/+$/, '')}/stop/${'x'.repeat(43)}`,
     siteName: siteNameFromBaseUrl(baseUrl),
     baseUrl,
     expiresAt,

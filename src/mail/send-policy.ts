@@ -1,48 +1,64 @@
 import { sql, type Expression, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/database.js';
-import { isSuppressed } from './suppressions.js';
 
 /**
  * The send policy, the one gate every message passes: mail only ever goes to
  * the user's primary address; an unverified or suppressed address gets
- * nothing but verification mail; an address suppressed for a complaint gets
- * only the verification mail its owner asks for (a complaint is a strong
- * signal to stop, so not even a campaign asks again) — and a complaint from
- * any address of a person is never answered by mailing another of their
- * addresses, except the verification they ask for themselves.
+ * nothing but verification mail; an address suppressed for a complaint or
+ * for the recipient's own stop (`recipient_request`) gets only the
+ * verification mail its owner asks for (a strong signal to stop, so not even
+ * a campaign asks again) — and a complaint or a stop from any address of a
+ * person is never answered by mailing another of their addresses, except the
+ * verification they ask for themselves.
+ *
+ * The same rule is the SQL function reverify_may_send (migrations/0012) the
+ * site calls for its own mail; decideSendPolicy is tested to agree with it
+ * row for row (test/mail/may-send-function.test.ts), and checkSendPolicy
+ * simply asks it.
  */
 
 /** What kind of mail is about to be sent. */
 export type MailKind =
-  /** A re-verification campaign's message. */
+  /** A re-verification campaign's message (and a verification the site or an operator asks for). */
   | 'campaign'
   /** A verification link the user asked for. */
   | 'user_request'
   /** Anything else (notices): needs a verified, unsuppressed address. */
   | 'notice';
 
+/** The kind names of reverify_may_send(email_id, kind) for each MailKind. */
+export const SQL_MAIL_KIND: Readonly<Record<MailKind, string>> = {
+  campaign: 'verification_campaign',
+  user_request: 'verification_user_requested',
+  notice: 'other',
+};
+
 export interface SendPolicyInput {
   kind: MailKind;
   /** Is the address the user's primary one right now? */
   isPrimary: boolean;
   verified: boolean;
-  /** The suppression in force for the address, if any (hard_bounce, soft_bounce, complaint, manual). */
+  /** The suppression in force for the address, if any (hard_bounce, soft_bounce, complaint, manual, recipient_request). */
   suppression: string | null;
-  /** Has any address of the same user complained (unverify_reason = complaint)? */
+  /** Has any address of the same user complained, or asked to stop (see userComplainedSql)? */
   userComplained: boolean;
 }
 
 export type SendPolicyDecision = { allowed: true } | { allowed: false; reason: string };
 
 const VERIFICATION_KINDS: ReadonlySet<MailKind> = new Set(['campaign', 'user_request']);
+/** Suppressions that stop everything but the verification the person asks for. */
+const STOP_ALL_REASONS: ReadonlySet<string> = new Set(['complaint', 'recipient_request']);
 
 /** Decides whether a message of `kind` may go to the address described. */
 export function decideSendPolicy(input: SendPolicyInput): SendPolicyDecision {
   if (!input.isPrimary) return { allowed: false, reason: 'not_primary_address' };
-  if (input.suppression === 'complaint' && input.kind !== 'user_request') {
-    return { allowed: false, reason: 'suppressed_complaint' };
+  if (input.kind !== 'user_request') {
+    if (input.suppression !== null && STOP_ALL_REASONS.has(input.suppression)) {
+      return { allowed: false, reason: `suppressed_${input.suppression}` };
+    }
+    if (input.userComplained) return { allowed: false, reason: 'user_complained' };
   }
-  if (input.userComplained && input.kind !== 'user_request') return { allowed: false, reason: 'user_complained' };
   if (input.suppression !== null && !VERIFICATION_KINDS.has(input.kind)) {
     return { allowed: false, reason: `suppressed_${input.suppression}` };
   }
@@ -51,35 +67,25 @@ export function decideSendPolicy(input: SendPolicyInput): SendPolicyDecision {
 }
 
 /**
- * Loads what the policy needs about address `emailId` (as it is now) and
- * decides; for senders that do not already hold those facts.
+ * Decides for address `emailId` as it is now, by asking the database's
+ * reverify_may_send: for senders that do not already hold the facts.
  */
 export async function checkSendPolicy(
   db: Kysely<Database>,
   input: { emailId: string; kind: MailKind },
 ): Promise<SendPolicyDecision> {
-  const email = await db
-    .selectFrom('emails')
-    .select((eb) => [
-      'email',
-      'is_primary',
-      'verified',
-      userComplainedSql(eb.ref('user_id')).as('user_complained'),
-    ])
-    .where('id', '=', input.emailId)
-    .executeTakeFirst();
-  if (!email) return { allowed: false, reason: 'address_gone' };
-  const suppression = await isSuppressed(db, email.email);
-  return decideSendPolicy({
-    kind: input.kind,
-    isPrimary: email.is_primary,
-    verified: email.verified,
-    suppression: suppression?.reason ?? null,
-    userComplained: email.user_complained,
-  });
+  const { rows } = await sql<{ reason: string | null }>`
+    SELECT reverify_may_send(${input.emailId}::bigint, ${SQL_MAIL_KIND[input.kind]}) AS reason`.execute(db);
+  const reason = rows[0]?.reason ?? null;
+  return reason === null ? { allowed: true } : { allowed: false, reason };
 }
 
-/** SQL: has any address of user `userId` been unverified for a complaint? (emails_user_id_idx) */
+/**
+ * SQL: has any address of user `userId` been unverified for a complaint, or
+ * been suppressed for a complaint or the recipient's stop? (emails_user_id_idx,
+ * then suppressions by address)
+ */
 export function userComplainedSql(userId: Expression<string>): RawBuilder<boolean> {
-  return sql<boolean>`EXISTS (SELECT 1 FROM emails c WHERE c.user_id = ${userId} AND c.unverify_reason = 'complaint')`;
+  return sql<boolean>`EXISTS (SELECT 1 FROM emails c WHERE c.user_id = ${userId} AND (c.unverify_reason = 'complaint'
+    OR EXISTS (SELECT 1 FROM suppressions cs WHERE cs.email = lower(c.email) AND cs.reason IN ('complaint', 'recipient_request'))))`;
 }

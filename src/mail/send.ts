@@ -9,6 +9,8 @@ export interface OutgoingMessage {
   message: RenderedMessage;
   /** EmailTags: the webhook matches events to ledger rows by campaign_id / recipient_id. */
   tags: Record<string, string>;
+  /** Extra header fields (the stop link's List-Unsubscribe pair), through SESv2 Simple content's Headers. */
+  headers?: Record<string, string>;
   /**
    * Awaited once the request is built and signed, right before it goes on
    * the wire (the send gate's last lateness check). Runs inside the
@@ -39,6 +41,7 @@ export async function sendMessage(
           Text: { Data: outgoing.message.text, Charset: 'UTF-8' },
           Html: { Data: outgoing.message.html, Charset: 'UTF-8' },
         },
+        ...(outgoing.headers ? { Headers: Object.entries(outgoing.headers).map(([Name, Value]) => ({ Name, Value })) } : {}),
       },
     },
     ConfigurationSetName: config.SES_CONFIGURATION_SET,

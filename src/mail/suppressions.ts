@@ -20,7 +20,10 @@ export const SUPPRESSION_RANK: Readonly<Record<SuppressionReason, number>> = {
   soft_bounce: 1,
   hard_bounce: 2,
   manual: 3,
-  complaint: 4,
+  // The recipient's own "stop": like a complaint for every kind of mail, but a
+  // complaint also unverifies the address, so it stays on top.
+  recipient_request: 4,
+  complaint: 5,
 };
 
 /** SQL for the SUPPRESSION_RANK of a reason column or value (for "replace only with a stronger reason"). */

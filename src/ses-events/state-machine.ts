@@ -1,6 +1,6 @@
 import type { LedgerEffect } from '../campaigns/ledger/ledger-events.js';
 import type { UnverifyReason } from '../db/database.js';
-import type { SuppressionReason } from '../mail/suppressions.js';
+import { SUPPRESSION_RANK, type SuppressionReason } from '../mail/suppressions.js';
 import { bouncesInStretch, countAfterDelivery, isBefore, latestAppliedDelivery } from './bounce-count.js';
 
 /**
@@ -199,6 +199,12 @@ export function strongerReason<R extends UnverifyReason>(current: R | null, inco
   return REASON_RANK[incoming] > REASON_RANK[current] ? incoming : current;
 }
 
+/** The suppression in force after `incoming`: the stronger (a stop the recipient asked for outranks bounces). */
+function strongerSuppression(current: SuppressionReason | null, incoming: SuppressionReason): SuppressionReason {
+  if (current === null) return incoming;
+  return SUPPRESSION_RANK[incoming] > SUPPRESSION_RANK[current] ? incoming : current;
+}
+
 /**
  * Applies one event to one address, given the address's earlier events
  * (`history`). Transient bounces are counted by event time, not arrival:
@@ -244,7 +250,7 @@ export function decide(state: AddressState, event: EventFacts, history: readonly
     verified: false,
     reason,
     transientBounces,
-    suppression: suppressWith === null ? state.suppression : strongerReason(state.suppression, suppressWith),
+    suppression: suppressWith === null ? state.suppression : strongerSuppression(state.suppression, suppressWith),
   };
   const changed = state.verified || state.reason !== reason;
   return { outcome: 'applied', next, unverifiedWith: changed ? reason : null, suppressWith };

@@ -49,7 +49,7 @@ const layout = handlebars.compile(
 <h1>{{title}}</h1>
 {{#each paragraphs}}<p>{{this}}</p>
 {{/each}}
-{{#if form}}<form method="post"><button type="submit">Confirm my address</button></form>
+{{#if form}}<form method="post"><button type="submit">{{form}}</button></form>
 {{/if}}
 <p class="note">{{siteName}} never asks for your password on this page or by email.</p>
 </main>
@@ -64,7 +64,7 @@ export interface Page {
   html: string;
 }
 
-interface PageContext {
+export interface PageContext {
   siteName: string;
   /** Host of PUBLIC_BASE_URL, where a new link can be requested. */
   host: string;
@@ -76,7 +76,7 @@ export function confirmationPage(view: VerificationView, context: PageContext): 
   return page(200, context, 'Confirm your email address', [
     `Press the button to confirm that ${view.email ?? ''} is your address for the account ${view.username ?? ''} on ${context.siteName}.`,
     view.expiresAt ? `This link works once and expires on ${formatUtc(view.expiresAt)}.` : '',
-  ], true);
+  ], 'Confirm my address');
 }
 
 /** The page POST /verify/:token shows. */
@@ -134,7 +134,12 @@ function refusalPage(
   }
 }
 
-function page(statusCode: number, context: PageContext, title: string, paragraphs: string[], form = false): Page {
+/**
+ * A page in the verification pages' layout (and so under their security
+ * headers): a title, paragraphs, and with `form` a button of that label that
+ * posts back to the page's own URL.
+ */
+export function page(statusCode: number, context: PageContext, title: string, paragraphs: string[], form: string | false = false): Page {
   return {
     statusCode,
     html: layout({ title, siteName: context.siteName, style: STYLE, paragraphs: paragraphs.filter(Boolean), form }),

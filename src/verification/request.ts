@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import { issueStopToken, stopUrl } from './stop-tokens.js';
 import { issueVerificationToken, verificationUrl } from './tokens.js';
 
 /**
@@ -24,9 +25,14 @@ export interface VerificationRequest {
   token: string;
   url: string;
   expiresAt: Date;
+  /** The message's stop link (body and List-Unsubscribe headers: see stop-tokens.ts stopHeaders). */
+  stopUrl: string;
 }
 
-/** Issues a 'user_request' token for the user's primary address; refuses inactive accounts and verified addresses. */
+/**
+ * Issues a 'user_request' token for the user's primary address, and the stop
+ * token its message carries; refuses inactive accounts and verified addresses.
+ */
 export async function requestVerification(
   db: Kysely<Database>,
   config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>,
@@ -63,6 +69,7 @@ export async function requestVerification(
     now,
     ttlHours: config.VERIFY_TOKEN_TTL_HOURS,
   });
+  const stop = await issueStopToken(db, { userId: row.userId, emailId: row.emailId, email: row.email, purpose: 'verification', now });
   return {
     userId: row.userId,
     emailId: row.emailId,
@@ -71,5 +78,6 @@ export async function requestVerification(
     token,
     url: verificationUrl(config.PUBLIC_BASE_URL, token),
     expiresAt,
+    stopUrl: stopUrl(config.PUBLIC_BASE_URL, stop.token),
   };
 }

@@ -5,6 +5,7 @@ import { claimAll, claimRecipients, type ClaimRequest } from '../../src/campaign
 import { recordAllSent } from '../../src/campaigns/ledger/ledger.js';
 import { pauseCampaign } from '../../src/campaigns/operations.js';
 import { preparedDb } from '../../src/db/connect.js';
+import { newStopTokens } from '../../src/verification/stop-tokens.js';
 import { newVerificationToken } from '../../src/verification/tokens.js';
 import { useTestEnv } from '../helpers/env.js';
 import { campaignForNewPeople } from './helpers.js';
@@ -26,7 +27,7 @@ async function queuedCampaign(prefix: string, people: number): Promise<{ campaig
 }
 
 function claimOf(recipientId: string, now = new Date()): ClaimRequest {
-  return { recipientId, day: utcDay(now), now, token: newVerificationToken(now, 24) };
+  return { recipientId, day: utcDay(now), now, token: newVerificationToken(now, 24), stopToken: newStopTokens(1)[0]! };
 }
 
 async function statusOf(id: string): Promise<{ status: string; ses_message_id: string | null }> {

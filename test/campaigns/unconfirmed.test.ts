@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import type { AddressEventKind } from '../../src/ses-events/state-machine.js';
+import { newStopTokens } from '../../src/verification/stop-tokens.js';
 import { newVerificationTokens } from '../../src/verification/tokens.js';
 import { useTestEnv } from '../helpers/env.js';
 import { post, TOPIC, useWebhook } from '../ses-events/helpers.js';
@@ -34,7 +35,7 @@ async function crashedSend(prefix: string): Promise<{ campaignId: string; rowId:
   const { campaignId, rows } = await campaignForNewPeople(hook.app, prefix, 1, { tick: true });
   const rowId = rows[0]!;
   const [token] = newVerificationTokens(1, clock(), 168);
-  const [facts] = await claimRecipients(env.db, [{ recipientId: rowId, day: utcDay(clock()), now: clock(), token: token! }]);
+  const [facts] = await claimRecipients(env.db, [{ recipientId: rowId, day: utcDay(clock()), now: clock(), token: token!, stopToken: newStopTokens(1)[0]! }]);
   expect(facts).toMatchObject({ status: 'sending', attempts: 1 });
   return { campaignId, rowId, address: facts!.plannedEmail };
 }

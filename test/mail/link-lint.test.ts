@@ -15,6 +15,7 @@ const context: TemplateContext = {
   username: 'ada',
   email: 'ada@gmail.example.com',
   verifyUrl: `${baseUrl}/verify/token`,
+  stopUrl: `${baseUrl}/stop/token`,
   siteName: 'Example',
   baseUrl,
   expiresAt: new Date('2026-12-01T00:00:00Z'),
@@ -73,16 +74,32 @@ describe('findExternalLinks', () => {
       'javascript:alert(1)',
       '/account',
       'https://cdn.example.net/a.png',
+      // On the site, but neither the verification nor the stop link: an image on the site is a pixel the site could count.
+      'https://example.org/b.png',
       'https://cdn.example.net/bg.png',
       'https://css.example.net/p.png',
       'evil.example.net',
     ]);
   });
 
-  it('accepts links on the site and ignores plain addresses and the bare site host in text', () => {
-    const text = 'Sign in at example.org or https://example.org/account. Your address: ada@gmail.example.com';
-    const html = '<a href="https://example.org/verify/abc">verify</a><p>example.org</p>';
+  it('accepts the verification and stop links and ignores plain addresses and the bare site host in text', () => {
+    const text = 'Sign in at example.org. Stop: https://example.org/stop/xyz. Your address: ada@gmail.example.com';
+    const html = '<a href="https://example.org/verify/abc">verify</a><p>example.org</p><a href="https://example.org/stop/xyz">stop</a>';
     expect(findExternalLinks(message(html, text), baseUrl)).toEqual([]);
+  });
+
+  it('accepts exactly the two on-site paths: any other page of the site is refused, under a base path too', () => {
+    const text = 'https://example.org/account https://example.org/ https://example.org/verify/ https://example.org/stop/a/b example.org/login';
+    expect(findExternalLinks(message('<p>x</p>', text), baseUrl)).toEqual([
+      'https://example.org/account',
+      'https://example.org/',
+      'https://example.org/verify/',
+      'https://example.org/stop/a/b',
+      'example.org/login',
+    ]);
+    const prefixed = 'https://example.org/site';
+    const html = '<a href="https://example.org/site/stop/abc">ok</a><a href="https://example.org/stop/abc">outside the base path</a>';
+    expect(findExternalLinks(message(html), prefixed)).toEqual(['https://example.org/stop/abc']);
   });
 
   it('does not take http for https on the same host', () => {

@@ -17,6 +17,7 @@ const context: TemplateContext = {
   username: 'ada',
   email: 'ada@mail.example.com',
   verifyUrl: `${baseUrl}/verify/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde`,
+  stopUrl: `${baseUrl}/stop/ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210-_zyxwv`,
   siteName: 'PyPI',
   baseUrl,
   expiresAt: new Date('2026-12-01T11:26:00Z'),
@@ -35,6 +36,7 @@ describe('renderTemplate', () => {
     expect(message.html).toMatch(/^<!DOCTYPE html>/);
     for (const part of [message.text, message.html]) {
       expect(part).toContain(context.verifyUrl);
+      expect(part).toContain(context.stopUrl);
       expect(part).toContain('ada@mail.example.com');
       expect(part).toContain('requests');
       expect(part).toContain('urllib3');
@@ -50,17 +52,17 @@ describe('renderTemplate', () => {
       expect(part).toMatch(/Your account keeps working/);
       expect(part).toMatch(/no attachments/);
       expect(part).toMatch(/never ask for your password/);
-      expect(part).toMatch(/The only link in it goes to pypi\.example\.org/);
+      expect(part).toMatch(/The only links in it go to pypi\.example\.org/);
       expect(part).toMatch(/request a new verification link from your account settings/);
       expect(part).toContain('Tuesday, 1 December 2026 at 11:26 UTC');
     }
   });
 
-  it('carries no link but the verification URL, untouched', () => {
+  it('carries no link but the verification URL and the stop URL, untouched', () => {
     const message = renderTemplate('reverify-email', context);
     expect(findExternalLinks(message, baseUrl)).toEqual([]);
     const hrefs = [...message.html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
-    expect(hrefs).toEqual([context.verifyUrl]);
+    expect(hrefs).toEqual([context.verifyUrl, context.stopUrl]);
   });
 
   it('escapes a hostile username in the HTML part and leaves the text part literal', () => {

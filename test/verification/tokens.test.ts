@@ -81,6 +81,12 @@ describe('requestVerification', () => {
     const row = await env.db.selectFrom('verification_tokens').selectAll().where('token_hash', '=', hashToken(request.token)).executeTakeFirstOrThrow();
     expect(row.purpose).toBe('user_request');
     expect(row.campaign_recipient_id).toBeNull();
+    // Its message's stop link: a token of its own, stored as its hash for the same address.
+    const stopToken = /^https:\/\/example\.org\/stop\/([A-Za-z0-9_-]{43})$/.exec(request.stopUrl)?.[1];
+    expect(stopToken).toBeDefined();
+    expect(stopToken).not.toBe(request.token);
+    const stop = await env.db.selectFrom('stop_tokens').selectAll().where('token_hash', '=', hashToken(stopToken!)).executeTakeFirstOrThrow();
+    expect(stop).toMatchObject({ email_id: person.emailId, email: person.email, purpose: 'verification', used_at: null });
   });
 
   it('refuses a verified address, a deactivated account and an unknown user', async () => {

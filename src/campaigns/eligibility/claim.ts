@@ -10,6 +10,8 @@ export interface ClaimRequest {
   day: string;
   now: Date;
   token: { tokenHash: string; expiresAt: Date };
+  /** The message's stop-link token, stored with the claim like the verification token. */
+  stopToken: { tokenHash: string };
 }
 
 /**
@@ -39,8 +41,8 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
     if (!first.has(request.recipientId)) first.set(request.recipientId, i);
   });
   const unique = [...first.values()].map((i) => requests[i]!);
-  // The token rows are written in the same statement: a claim commits only
-  // with its token, and only the render stands between the claim and
+  // The token rows (verification and stop) are written in the same statement: a claim commits only
+  // with its tokens, and only the render stands between the claim and
   // SendEmail, so a crash leaves few rows whose outcome is unknown. The
   // campaign is checked by a sub-select, not a join: joined, the planner may
   // start from the campaign and walk all its queued rows (tens of thousands)
@@ -49,8 +51,8 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
     WITH wanted AS (
       SELECT * FROM unnest(${unique.map((r) => r.recipientId)}::bigint[], ${unique.map((r) => r.day)}::date[],
                            ${unique.map((r) => r.now)}::timestamptz[], ${unique.map((r) => r.token.tokenHash)}::text[],
-                           ${unique.map((r) => r.token.expiresAt)}::timestamptz[])
-        AS w(id, day, now, token_hash, expires_at)
+                           ${unique.map((r) => r.token.expiresAt)}::timestamptz[], ${unique.map((r) => r.stopToken.tokenHash)}::text[])
+        AS w(id, day, now, token_hash, expires_at, stop_token_hash)
     ), claimed AS (
       UPDATE campaign_recipients AS cr
       SET status = 'sending', sending_at = w.now, attempts = cr.attempts + 1, updated_at = w.now
@@ -64,10 +66,13 @@ export async function claimRecipients(db: Kysely<Database>, requests: readonly C
         cooldownDays: sql<number | null>`(SELECT c.cooldown_days FROM campaigns c WHERE c.id = cr.campaign_id)`,
         now: sql<Date>`w.now`,
       })},
-             w.now AS claimed_at, w.token_hash, w.expires_at
+             w.now AS claimed_at, w.token_hash, w.expires_at, w.stop_token_hash
     ), issued AS (
       INSERT INTO verification_tokens (token_hash, user_id, email_id, email, purpose, campaign_recipient_id, created_at, expires_at)
       SELECT token_hash, "userId", "emailId", "plannedEmail", 'campaign', id, claimed_at, expires_at FROM claimed
+    ), stop_issued AS (
+      INSERT INTO stop_tokens (token_hash, user_id, email_id, email, purpose, campaign_recipient_id, created_at)
+      SELECT stop_token_hash, "userId", "emailId", "plannedEmail", 'campaign', id, claimed_at FROM claimed
     )
     SELECT id, "campaignId", "userId", "emailId", "plannedEmail", status, "sendDay", "campaignStatus", template, username,
            "isActive", "isTemporary", "currentEmail", "isPrimary", verified, "unverifyReason", suppression,

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, RecipientStatus } from '../../db/database.js';
 import { mailedWithinCooldown } from './cooldown.js';
+import { userComplainedSql } from '../../mail/send-policy.js';
 
 /**
  * The per-send re-check: right before a send, the person must still be in the
@@ -34,7 +35,7 @@ export interface RecipientFacts {
   verified: boolean;
   unverifyReason: string | null;
   suppression: string | null;
-  /** Has any address of this user complained? Then none of them is mailed. */
+  /** Has any address of this user complained or asked to stop? Then none of them is mailed. */
   userComplained: boolean;
   hasRole: boolean;
   projects: string[];
@@ -64,7 +65,7 @@ export function recipientFactsColumns(campaign: {
            e.email AS "currentEmail", coalesce(e.is_primary, false) AS "isPrimary",
            coalesce(e.verified, false) AS verified, e.unverify_reason AS "unverifyReason",
            (SELECT s.reason FROM suppressions s WHERE s.email = lower(e.email)) AS suppression,
-           EXISTS (SELECT 1 FROM emails c WHERE c.user_id = cr.user_id AND c.unverify_reason = 'complaint') AS "userComplained",
+           ${userComplainedSql(sql.ref('cr.user_id'))} AS "userComplained",
            ARRAY(SELECT r.project_name FROM roles r WHERE r.user_id = cr.user_id ORDER BY r.project_name LIMIT 20) AS projects,
            cr.attempts, ${recentlyMailed} AS "recentlyMailed"`;
 }

@@ -1,6 +1,8 @@
 import { sql, type Kysely, type QueryCreator } from 'kysely';
+import { hasVerifiedSecondarySql } from '../../accounts/promote-secondaries.js';
 import type { Database } from '../../db/database.js';
 import { campaignCooldownCheck, type CooldownRule } from './cooldown.js';
+import { userComplainedSql } from '../../mail/send-policy.js';
 
 /**
  * The segment `unverified-role-holders`: active, non-temporary users whose
@@ -42,14 +44,8 @@ export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, aft
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('suppressions as s').select(sql.lit(1).as('one')).where('s.email', '=', sql<string>`lower(e.email)`))),
     )
-    // A complaint from any of the person's addresses: none of them is asked again.
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('emails as c').select(sql.lit(1).as('one')).whereRef('c.user_id', '=', 'e.user_id').where('c.unverify_reason', '=', 'complaint'),
-        ),
-      ),
-    )
+    // A complaint or a stop from any of the person's addresses: none of them is asked again.
+    .where(sql<boolean>`NOT ${userComplainedSql(sql.ref('e.user_id'))}`)
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -98,7 +94,14 @@ export type ExclusionReason =
   | 'suppressed'
   | 'complained_other_address'
   | 'already_mailed'
-  | 'recently_mailed';
+  | 'recently_mailed'
+  /**
+   * Not a rule of the segment (these people are in `eligible` too and will be
+   * mailed): how many of the eligible have a verified secondary address that
+   * `reverify emails promote-verified-secondaries` would make their primary,
+   * which takes them out of the segment. Shown so the operator can decide first.
+   */
+  | 'has_verified_secondary';
 
 /**
  * Every user sorted into `eligible` or the first rule that excludes them, in
@@ -122,7 +125,7 @@ export async function segmentBreakdown(
         WHEN e.unverify_reason IS NOT NULL THEN 'has_unverify_reason'
         WHEN NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id) THEN 'no_role'
         WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(e.email)) THEN 'suppressed'
-        WHEN EXISTS (SELECT 1 FROM emails c WHERE c.user_id = u.id AND c.unverify_reason = 'complaint') THEN 'complained_other_address'
+        WHEN ${userComplainedSql(sql.ref('u.id'))} THEN 'complained_other_address'
         WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.user_id = u.id AND ${ledgerCampaignIs(ledgerCampaign)})
           THEN 'already_mailed'
         WHEN ${campaignCooldownCheck(sql.ref('u.id'), ledgerCampaign, cooldown)} THEN 'recently_mailed'
@@ -137,5 +140,10 @@ export async function segmentBreakdown(
     if (row.reason === 'eligible') eligible = Number(row.n);
     else excluded[row.reason as ExclusionReason] = Number(row.n);
   }
+  const promotable = await db
+    .selectFrom(segmentQuery(db, ledgerCampaign).where(hasVerifiedSecondarySql(sql.ref('e.user_id'))).as('segment'))
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  if (Number(promotable.n) > 0) excluded.has_verified_secondary = Number(promotable.n);
   return { eligible, excluded };
 }

@@ -8,7 +8,7 @@ import { SEGMENTS } from '../../campaigns/eligibility/segment.js';
 import { FLAG_NAMING, validateCampaignInput } from '../../campaigns/create-input.js';
 import { getCampaignSummary, listCampaignSummaries } from '../../campaigns/summary.js';
 import { loadConfig } from '../../config.js';
-import { listTemplates } from '../../mail/render.js';
+import { listTemplates, UnknownTemplateError } from '../../mail/render.js';
 import { parseFlags, printResult, UsageError, type Command } from './command.js';
 
 const ACTIONS = ['create', 'preview', 'show', 'list', 'pause', 'resume', 'cancel'] as const;
@@ -55,7 +55,8 @@ QUEUE_BACKEND, at show while its first tick is over a minute late.
             "bounced", "complained", "failed", "skipped", "verified", "unconfirmed", ...}, ...}
   list     {"campaigns": [same as show]}
 
-Templates: ${listTemplates().join(', ')}. Segments: ${SEGMENTS.join(', ')}.`,
+Templates: ${listTemplates().join(', ')}, and those in TEMPLATES_DIR (<name>.subject.hbs,
+<name>.text.hbs, <name>.html.hbs). Segments: ${SEGMENTS.join(', ')}.`,
   async run(argv) {
     const [action, ...rest] = argv;
     if (!isAction(action)) {
@@ -106,23 +107,23 @@ async function create(argv: string[]): Promise<number> {
     'ignore-cooldown': { type: 'boolean' },
   });
   if (positionals.length > 0) throw new UsageError(`"campaign create" takes flags only, got "${positionals.join(' ')}"`);
-  const raw = { ...values, perDay: values['per-day'], startsAt: values['starts-at'] };
-  const checked = validateCampaignInput(raw, FLAG_NAMING);
-  if (!checked.ok) throw new UsageError(checked.problems[0]?.message ?? 'invalid campaign');
-  const { name, perDay, segment, schedule, template, startsAt: startsAtFlag } = checked.input;
   const dryRun = values['dry-run'] ?? false;
   const allowExternalLinks = values['allow-external-links'] ?? false;
   const ignoreCooldown = values['ignore-cooldown'] ?? false;
 
   return withApp(async (app) => {
+    // Checked once the app is made: it loads the operator's templates (TEMPLATES_DIR) that --template may name.
+    const raw = { ...values, perDay: values['per-day'], startsAt: values['starts-at'] };
+    const checked = validateCampaignInput(raw, FLAG_NAMING);
+    if (!checked.ok) throw new UsageError(checked.problems[0]?.message ?? 'invalid campaign');
+    const { name, perDay, segment, schedule, template, startsAt: startsAtFlag } = checked.input;
     const startsAt = startsAtFlag ?? app.clock();
     const input = { name, template, segment, perDay, schedule, startsAt, allowExternalLinks, ignoreCooldown };
     const { campaign, eligible } = await createCampaign(app, input, { dryRun }).catch((error: unknown) => {
+      // The checks live in createCampaign; here they only become usage errors in the CLI's words.
+      if (error instanceof UnknownTemplateError) throw new UsageError(`--template must be one of ${listTemplates().join(', ')}; got "${error.templateName}"`);
       if (!(error instanceof ExternalLinksError)) throw error;
-      throw new UsageError(
-        `template "${error.template}" links outside PUBLIC_BASE_URL (${error.baseUrl}): ${error.links.join(', ')}\n` +
-          'Campaign mail should link only to the site itself; pass --allow-external-links if these links are intended.',
-      );
+      throw new UsageError(error.message.replace('allow external links for this campaign', 'pass --allow-external-links'));
     });
     const warning = campaign ? await firstTickWarning(app, { status: campaign.status, startsAt }) : undefined;
     const result = { id: campaign?.id ?? null, status: campaign?.status ?? null, eligible, dryRun, ...(warning ? { warning } : {}) };

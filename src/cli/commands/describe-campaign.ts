@@ -36,9 +36,13 @@ export function describeList(summaries: readonly CampaignSummary[]): string {
 
 /** The preview: who is reached, who is left out and why, how long it takes, and the message. */
 export function describePreview(preview: CampaignPreview, perDay: number): string {
-  const excluded = Object.entries(preview.excluded).sort(([, a], [, b]) => (b ?? 0) - (a ?? 0));
+  const { has_verified_secondary: promotable, ...rules } = preview.excluded;
+  const excluded = Object.entries(rules).sort(([, a], [, b]) => (b ?? 0) - (a ?? 0));
   return [
     `Eligible now: ${number.format(preview.eligible)}`,
+    ...(promotable
+      ? [`  of whom ${number.format(promotable)} have a verified secondary address (has_verified_secondary): "reverify emails promote-verified-secondaries" would make it their primary, and they would not be mailed`]
+      : []),
     'Excluded (first rule each user fails):',
     ...(excluded.length === 0 ? ['  nobody'] : excluded.map(([reason, count]) => `  ${reason.padEnd(20)} ${number.format(count ?? 0)}`)),
     preview.projectedFinish === null

@@ -2,6 +2,7 @@ import type { Command } from './command.js';
 import { addressCommand } from './address.js';
 import { campaignCommand } from './campaign.js';
 import { devCommand } from './dev.js';
+import { emailsCommand } from './emails.js';
 import { migrateCommand } from './migrate.js';
 import { reconcileCommand } from './reconcile.js';
 import { seedCommand } from './seed.js';
@@ -24,4 +25,5 @@ export const commands: readonly Command[] = [
   sweepCommand,
   suppressionsCommand,
   addressCommand,
+  emailsCommand,
 ];

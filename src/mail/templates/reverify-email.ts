@@ -3,10 +3,10 @@ import type { TemplateSource } from './types.js';
 /**
  * The default re-verification mail. Written to be trusted by a careful reader:
  * it says why it comes, what happens without verification, how to tell it is
- * genuine, and when the link expires. Its only link is the verification URL on
- * the site itself — no tracking, no redirects, no images, no attachments.
+ * genuine, and when the link expires. Its only links are the verification URL
+ * and the stop URL on the site itself — no tracking, no redirects, no images, no attachments.
  *
- * Variables (see src/mail/render.ts): username, email, verifyUrl, siteName,
+ * Variables (see src/mail/render.ts): username, email, verifyUrl, stopUrl, siteName,
  * host, expiresAtText, projectsText.
  */
 
@@ -28,10 +28,12 @@ WHAT HAPPENS IF YOU DO NOT CONFIRM
 HOW TO TELL THIS MESSAGE IS GENUINE
 - It has no attachments.
 - We never ask for your password, neither in email nor on the page the link opens.
-- The only link in it goes to {{host}}.
+- The only links in it go to {{host}}.
 - You do not have to use the link: you can type {{host}} into your browser yourself, sign in, and request a new verification link from your account settings. Do the same if the link has expired.
 
-If you do not recognise this account, you can ignore this message.
+If this is not your account, or you do not want these messages, open this link and press the "Stop mail to this address" button on the page it shows; we will not write to this address again:
+
+{{stopUrl}}
 
 The {{siteName}} team
 `;
@@ -57,10 +59,10 @@ const html = `<!DOCTYPE html>
 <ul>
 <li>It has no attachments.</li>
 <li>We never ask for your password, neither in email nor on the page the link opens.</li>
-<li>The only link in it goes to {{host}}.</li>
+<li>The only links in it go to {{host}}.</li>
 <li>You do not have to use the link: you can type {{host}} into your browser yourself, sign in, and request a new verification link from your account settings. Do the same if the link has expired.</li>
 </ul>
-<p>If you do not recognise this account, you can ignore this message.</p>
+<p>If this is not your account, or you do not want these messages, <a href="{{stopUrl}}">stop mail to this address</a>; we will not write to it again.</p>
 <p>The {{siteName}} team</p>
 </div>
 </body>

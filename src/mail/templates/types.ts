@@ -7,4 +7,6 @@ export interface TemplateSource {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
+  /** Where each part was read from, for an operator's template (TEMPLATES_DIR): errors name the file and line. */
+  readonly files?: { readonly subject: string; readonly text: string; readonly html: string };
 }
