@@ -10,12 +10,13 @@ export interface MessageRecipient {
   projects: string[];
 }
 
-/** Renders campaign template `template` for one recipient and their verification token. */
+/** Renders campaign template `template` for one recipient and their verification token (and reply address, when replies confirm). */
 export function renderCampaignMessage(
   config: Pick<Config, 'PUBLIC_BASE_URL'>,
   template: string,
   recipient: MessageRecipient,
   token: { token: string; expiresAt: Date },
+  replyAddress?: string,
 ): RenderedMessage {
   const baseUrl = config.PUBLIC_BASE_URL.replace(/\/+$/, '');
   return renderTemplate(template, {
@@ -26,6 +27,7 @@ export function renderCampaignMessage(
     baseUrl,
     expiresAt: token.expiresAt,
     projects: recipient.projects,
+    replyAddress,
   });
 }
 

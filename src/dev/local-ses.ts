@@ -17,6 +17,8 @@ export interface StoredEmail {
   from: string;
   destination: { to: string[]; cc: string[]; bcc: string[] };
   subject: string;
+  /** Reply-To addresses, when the message has any. */
+  replyTo?: string[];
   body: { text?: string; html?: string };
   at: number;
 }

@@ -23,6 +23,8 @@ export interface TemplateContext {
   expiresAt: Date;
   /** Projects the user holds a role on. */
   projects: string[];
+  /** The Reply-To address when replying confirms the address (REPLY_DOMAIN set); templates then say so. */
+  replyAddress?: string;
 }
 
 /** A rendered message: every message has a subject, a plain-text part and an HTML part. */
@@ -102,6 +104,7 @@ function templateView(context: TemplateContext): Record<string, unknown> {
     expiresAtText: formatUtc(context.expiresAt),
     projects: context.projects.map(plain),
     projectsText: describeProjects(context.projects.map(plain)),
+    replyToConfirm: context.replyAddress !== undefined,
   };
 }
 

@@ -9,6 +9,8 @@ export interface OutgoingMessage {
   message: RenderedMessage;
   /** EmailTags: the webhook matches events to ledger rows by campaign_id / recipient_id. */
   tags: Record<string, string>;
+  /** Reply-To: a verification mail's reply address (REPLY_DOMAIN), replying to which confirms the address. */
+  replyTo?: string;
   /**
    * Awaited once the request is built and signed, right before it goes on
    * the wire (the send gate's last lateness check). Runs inside the
@@ -32,6 +34,7 @@ export async function sendMessage(
   const command = new SendEmailCommand({
     FromEmailAddress: config.MAIL_FROM,
     Destination: { ToAddresses: [outgoing.to] },
+    ...(outgoing.replyTo === undefined ? {} : { ReplyToAddresses: [outgoing.replyTo] }),
     Content: {
       Simple: {
         Subject: { Data: outgoing.message.subject, Charset: 'UTF-8' },

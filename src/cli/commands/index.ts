@@ -9,6 +9,7 @@ import { serverCommand } from './server.js';
 import { startCommand } from './start.js';
 import { suppressionsCommand } from './suppressions.js';
 import { sweepCommand } from './sweep.js';
+import { verificationCommand } from './verification.js';
 import { workerCommand } from './worker.js';
 
 /** Every `reverify` command, in the order `--help` lists them. */
@@ -24,4 +25,5 @@ export const commands: readonly Command[] = [
   sweepCommand,
   suppressionsCommand,
   addressCommand,
+  verificationCommand,
 ];
