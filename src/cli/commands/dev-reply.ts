@@ -1,5 +1,4 @@
 import { loadConfig } from '../../config.js';
-import { DevReplyError, replyToLatestVerification } from '../../dev/reply.js';
 import { parseFlags, printResult, UsageError } from './command.js';
 
 export const DEV_REPLY_HELP = `
@@ -29,6 +28,8 @@ export async function runDevReply(argv: string[]): Promise<number> {
   if (config.SES_ENDPOINT === undefined) throw new UsageError('SES_ENDPOINT is not set: run "source <dev data dir>/env" to point at the dev stack');
   const topicArn = config.SNS_TOPIC_ARNS[0];
   if (topicArn === undefined) throw new UsageError('SNS_TOPIC_ARNS is not set: run "source <dev data dir>/env" to point at the dev stack');
+  // Imported only here: the dev tools use devDependencies (selfsigned) the production image does not have.
+  const { DevReplyError, replyToLatestVerification } = await import('../../dev/reply.js');
   try {
     const result = await replyToLatestVerification({
       address,
