@@ -17,6 +17,8 @@ const QUEUE_DEPENDENT = [
   'test/foundation/job-contract.test.ts',
   'test/http/**/*.test.ts',
   'test/browser/**/*.test.ts',
+  'test/verification/requests.test.ts',
+  'test/verification/request-cli.test.ts',
 ];
 
 export default defineConfig({

@@ -8,6 +8,7 @@ import * as ledgerUniqueByUser from './0007_ledger_unique_by_user.js';
 import * as tokenChecksOnAddressOnly from './0008_token_checks_on_address_only.js';
 import * as unconfirmedAndCooldown from './0009_unconfirmed_and_cooldown.js';
 import * as sesAccount from './0010_ses_account.js';
+import * as verificationRequests from './0011_verification_requests.js';
 import * as stopLinksAndPolicy from './0012_stop_links_and_policy.js';
 import * as sweepLateRevocations from './0014_sweep_late_revocations.js';
 
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   '0008_token_checks_on_address_only': tokenChecksOnAddressOnly,
   '0009_unconfirmed_and_cooldown': unconfirmedAndCooldown,
   '0010_ses_account': sesAccount,
+  '0011_verification_requests': verificationRequests,
   '0012_stop_links_and_policy': stopLinksAndPolicy,
   '0014_sweep_late_revocations': sweepLateRevocations,
 };

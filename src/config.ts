@@ -79,6 +79,12 @@ const schema = z
       .transform((versions) => [...new Set(versions)] as Array<'1' | '2'>),
     SOFT_BOUNCE_LIMIT: positiveInt(5),
     VERIFY_TOKEN_TTL_HOURS: positiveInt(168),
+    VERIFICATION_REQUESTS_PER_DAY: positiveInt(3),
+    REPLY_DOMAIN: z
+      .string()
+      .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, 'must be a domain name such as reply.example.org (SES receives mail for it)')
+      .transform((domain) => domain.toLowerCase())
+      .optional(),
     TEMP_ACCOUNT_TTL_DAYS: positiveInt(365),
     TEMP_ACCOUNT_REMINDER_DAYS: positiveInt(10),
     SWEEP_CRON: z

@@ -48,6 +48,22 @@ export const addressesVerifiedTotal = new Counter({
   registers: [registry],
 });
 
+/** Verification requests (site or operator) by outcome (sent, throttled, not_eligible, unknown_user, failed, retrying). */
+export const verificationRequestsTotal = new Counter({
+  name: 'reverify_verification_requests_total',
+  help: 'Verification requests processed, by outcome (sent, throttled, not_eligible, unknown_user, failed, retrying)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Inbound replies to verification mail by outcome (verified, refused, duplicate). */
+export const inboundRepliesTotal = new Counter({
+  name: 'reverify_inbound_replies_total',
+  help: 'SES inbound notifications (replies to verification mail), by outcome (verified, refused, duplicate)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 /** Temporary accounts reminded or expired by the sweeps. */
 export const temporaryAccountsTotal = new Counter({
   name: 'reverify_temporary_accounts_total',

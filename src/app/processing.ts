@@ -6,6 +6,7 @@ import { sendQueuePace } from '../pace/pace.js';
 import type { AnyJob } from '../queue/job.js';
 import { registerFixedSchedules } from '../queue/schedules.js';
 import { startWorkers, type RunningWorkers, type WorkerOptions } from '../queue/worker.js';
+import { startRequestListener } from '../verification/requests/listener.js';
 import type { App } from './app.js';
 
 /**
@@ -26,7 +27,9 @@ export function startJobWorkers(
  * the workers and their fixed schedules, the campaigns' tick schedules (a new
  * or emptied queue store gets them back from the database), and a watch that
  * reconciles the queue with the ledger whenever the store is found to have
- * lost the schedules, and a first check of the SES account.
+ * lost the schedules, a first check of the SES account, and the listener
+ * that mails the verification requests the site inserts (a PostgreSQL
+ * connection of its own, whatever the queue backend).
  */
 export async function startProcessing(app: App, options: { scheduleCheckMs?: number } = {}): Promise<RunningWorkers> {
   const workers = await startJobWorkers(app, jobs, {
@@ -36,7 +39,14 @@ export async function startProcessing(app: App, options: { scheduleCheckMs?: num
   await restoreCampaignSchedules(app);
   // The account's quota and status at start, not only at the next five-minute check (jobs/ses-account-check.ts).
   await enqueueJob(app, 'ses-account-check', {});
-  return workers;
+  const requests = startRequestListener(app);
+  return {
+    workers: workers.workers,
+    async close(timeoutMs) {
+      await requests.close();
+      await workers.close(timeoutMs);
+    },
+  };
 }
 
 /**

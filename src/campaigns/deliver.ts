@@ -6,6 +6,7 @@ import { CLAIM_LEAD_MS } from '../pace/pace.js';
 import type { SendSchedule } from '../pace/send-gate.js';
 import { sendSlotsFor, type Slots } from '../pace/send-slots.js';
 import { newStopTokens, stopHeaders, stopUrl, type NewStopToken } from '../verification/stop-tokens.js';
+import { replyAddress } from '../verification/reply-secret.js';
 import { newVerificationTokens } from '../verification/tokens.js';
 import { utcDay } from './budget.js';
 import { asError, finishJob, JobState, recordSends, type DeliveryContext, type DeliveryOutcome } from './delivery-job.js';
@@ -157,6 +158,7 @@ async function sendRow(batch: Batch, i: number, facts: RecipientFacts): Promise<
       // attempt: an SES event for an attempt given up on is told apart from the resend's (ledger-events.ts).
       tags: { campaign_id: facts.campaignId, recipient_id: recipientId, kind: 'campaign', attempt: String(facts.attempts) },
       headers: stopHeaders(stopUrl(app.config.PUBLIC_BASE_URL, batch.requests[i]!.stopToken.token)),
+      replyTo: replyAddress(app.config.REPLY_DOMAIN, facts.emailId, batch.requests[i]!.token.replySecret),
       // Checked again where the request leaves: a cold SDK's first send
       // can lose tens of milliseconds after the check above.
       beforeWire: schedule ? () => schedule.confirm(i) : undefined,
@@ -177,7 +179,8 @@ async function renderRow(batch: Batch, i: number, facts: RecipientFacts): Promis
   const request = batch.requests[i]!;
   try {
     const recipient = { username: facts.username, email: facts.plannedEmail, projects: facts.projects };
-    return renderCampaignMessage(batch.app.config, facts.template, recipient, { ...request.token, stopToken: request.stopToken.token });
+    const replyTo = replyAddress(batch.app.config.REPLY_DOMAIN, facts.emailId, request.token.replySecret);
+    return renderCampaignMessage(batch.app.config, facts.template, recipient, { ...request.token, stopToken: request.stopToken.token }, replyTo);
   } catch (error) {
     await returnToQueue(batch.app.db, request.recipientId, batch.now, 'retrying: could not prepare the message');
     batch.job.retry(asError(error));

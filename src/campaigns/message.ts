@@ -19,12 +19,13 @@ export interface MessageTokens {
   stopToken: string;
 }
 
-/** Renders campaign template `template` for one recipient and their verification and stop tokens. */
+/** Renders campaign template `template` for one recipient, their verification and stop tokens (and reply address, when replies confirm). */
 export function renderCampaignMessage(
   config: Pick<Config, 'PUBLIC_BASE_URL'>,
   template: string,
   recipient: MessageRecipient,
   token: MessageTokens,
+  replyAddress?: string,
 ): RenderedMessage {
   const baseUrl = config.PUBLIC_BASE_URL.replace(/\/+$/, '');
   return renderTemplate(template, {
@@ -36,6 +37,7 @@ export function renderCampaignMessage(
     baseUrl,
     expiresAt: token.expiresAt,
     projects: recipient.projects,
+    replyAddress,
   });
 }
 

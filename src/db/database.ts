@@ -1,3 +1,4 @@
+import type { InboundRepliesTable, VerificationRequestsTable } from './request-tables.js';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
@@ -270,6 +271,7 @@ export interface SesRecipientEventsTable {
   occurred_at: NullableTimestamp;
 }
 
+
 export interface Database {
   users: UsersTable;
   emails: EmailsTable;
@@ -287,7 +289,11 @@ export interface Database {
   ses_recipient_events: SesRecipientEventsTable;
   ses_account: SesAccountTable;
   stop_tokens: StopTokensTable;
+  verification_requests: VerificationRequestsTable;
+  inbound_replies: InboundRepliesTable;
 }
+
+export type { InboundRepliesTable, VerificationRequestOutcome, VerificationRequestsTable } from './request-tables.js';
 
 export type User = Selectable<UsersTable>;
 export type Email = Selectable<EmailsTable>;

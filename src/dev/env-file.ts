@@ -19,6 +19,8 @@ const EXPORTED = [
   'MAIL_FROM',
   'PUBLIC_BASE_URL',
   'SNS_TOPIC_ARNS',
+  'SNS_CERT_CACHE_DIR',
+  'REPLY_DOMAIN',
 ] as const;
 
 /** The variables to export, from the dev stack's effective environment. */

@@ -17,6 +17,8 @@ export interface StoredEmail {
   from: string;
   destination: { to: string[]; cc: string[]; bcc: string[] };
   subject: string;
+  /** Reply-To addresses, when the message has any. */
+  replyTo?: string[];
   body: { text?: string; html?: string };
   /** Extra header fields sent through Simple content's Headers (the stop link's List-Unsubscribe pair). */
   headers?: Array<{ name: string; value: string }>;

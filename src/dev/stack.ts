@@ -201,6 +201,8 @@ function devEnvironment(
     PUBLIC_BASE_URL: `http://localhost:${context.port}`,
     SNS_TOPIC_ARNS: DEV_TOPIC_ARN,
     SNS_CERT_CACHE_DIR: path.join(context.dataDir, 'sns-certs'),
+    // Verification mail carries a reply address; "reverify dev reply ADDRESS" answers it.
+    REPLY_DOMAIN: 'reply.reverify.test',
     ADMIN_PASSWORD: context.generatedPassword,
     LOG_LEVEL: 'warn',
   };

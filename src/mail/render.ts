@@ -25,6 +25,8 @@ export interface TemplateContext {
   expiresAt: Date;
   /** Projects the user holds a role on. */
   projects: string[];
+  /** The Reply-To address when replying confirms the address (REPLY_DOMAIN set); templates then say so. */
+  replyAddress?: string;
 }
 
 /** A rendered message: every message has a subject, a plain-text part and an HTML part. */
@@ -121,6 +123,7 @@ function templateView(context: TemplateContext): Record<string, unknown> {
     expiresAtText: formatUtc(context.expiresAt),
     projects: context.projects.map(plain),
     projectsText: describeProjects(context.projects.map(plain)),
+    replyToConfirm: context.replyAddress !== undefined,
   };
 }
 

@@ -11,6 +11,8 @@ export interface OutgoingMessage {
   tags: Record<string, string>;
   /** Extra header fields (the stop link's List-Unsubscribe pair), through SESv2 Simple content's Headers. */
   headers?: Record<string, string>;
+  /** Reply-To: a verification mail's reply address (REPLY_DOMAIN), replying to which confirms the address. */
+  replyTo?: string;
   /**
    * Awaited once the request is built and signed, right before it goes on
    * the wire (the send gate's last lateness check). Runs inside the
@@ -34,6 +36,7 @@ export async function sendMessage(
   const command = new SendEmailCommand({
     FromEmailAddress: config.MAIL_FROM,
     Destination: { ToAddresses: [outgoing.to] },
+    ...(outgoing.replyTo === undefined ? {} : { ReplyToAddresses: [outgoing.replyTo] }),
     Content: {
       Simple: {
         Subject: { Data: outgoing.message.subject, Charset: 'UTF-8' },

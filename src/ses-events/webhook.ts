@@ -7,7 +7,9 @@ import { clip } from '../echo.js';
 import type { Logger } from '../logger.js';
 import { CertificateStore, type FetchLike } from './cert-store.js';
 import { parseSnsMessage } from './sns-message.js';
+import { applyInboundNotification } from './webhook-inbound.js';
 import { applySesNotification } from './webhook-notification.js';
+import { isReceivedNotification } from '../verification/reply/inbound-mail.js';
 import { rejecter, type RejectReason, type WebhookContext, type WebhookReply } from './webhook-reply.js';
 import { answerSubscription } from './webhook-subscription.js';
 import { verifySnsMessage } from './webhook-verify.js';
@@ -63,7 +65,9 @@ async function handleSnsRequest(ctx: WebhookContext, { messageTypeHeader, body }
   }
   const refused = await verifySnsMessage(ctx, message);
   if (refused) return refused;
-  return message.Type === 'Notification' ? applySesNotification(ctx, message) : answerSubscription(ctx, message);
+  if (message.Type !== 'Notification') return answerSubscription(ctx, message);
+  // SES inbound mail (a reply to a verification mail) rather than a sending event.
+  return isReceivedNotification(message.Message) ? applyInboundNotification(ctx, message) : applySesNotification(ctx, message);
 }
 
 function webhookContext(options: SnsWebhookOptions): WebhookContext {

@@ -11,6 +11,9 @@ import { findToken, hashToken, isWellFormedToken, tokenState, type VerificationT
  * `confirmVerification` applies every effect in one transaction (POST).
  */
 
+/** How the person confirmed: the link's page (POST /verify/:token) or a reply to the mail. */
+export type VerificationChannel = 'link' | 'reply';
+
 /** What a token can confirm right now. */
 export type VerificationStatus = 'valid' | 'used' | 'expired' | 'unknown' | 'address_changed';
 
@@ -50,12 +53,19 @@ export async function inspectVerification(db: Kysely<Database>, token: string, n
  * Confirms `token` at `now`: in one transaction the token is locked and
  * checked (unused, unexpired, its address unchanged), marked used, the address
  * verified with its unverify reason, soft-bounce count and suppression
- * cleared, the campaign ledger credited, and an audit row written. A refused
- * token changes nothing.
+ * cleared, the campaign ledger credited, and an audit row written (with the
+ * channel: `link`, or `reply` for verification by reply). A refused token
+ * changes nothing. Given a transaction, it runs inside it (the reply path
+ * records the inbound reply in the same one).
  */
-export async function confirmVerification(db: Kysely<Database>, token: string, now: Date): Promise<ConfirmResult> {
+export async function confirmVerification(
+  db: Kysely<Database>,
+  token: string,
+  now: Date,
+  options: { channel?: VerificationChannel } = {},
+): Promise<ConfirmResult> {
   if (!isWellFormedToken(token)) return { status: 'unknown' };
-  const result = await db.transaction().execute(async (trx): Promise<ConfirmResult> => {
+  const apply = async (trx: Kysely<Database>): Promise<ConfirmResult> => {
     // Locking the token row serialises two clicks on the same link: the second waits, then sees used_at.
     const row = await trx
       .selectFrom('verification_tokens')
@@ -96,10 +106,12 @@ export async function confirmVerification(db: Kysely<Database>, token: string, n
         previousUnverifyReason: address.unverify_reason,
         suppressionLifted,
         ledgerRowsCredited: credited,
+        channel: options.channel ?? 'link',
       },
     });
     return { ...view, status: 'verified', alreadyVerified: address.verified };
-  });
+  };
+  const result = db.isTransaction ? await apply(db) : await db.transaction().execute(apply);
   if (result.status === 'verified' && !result.alreadyVerified) addressesVerifiedTotal.inc();
   return result;
 }

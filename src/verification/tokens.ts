@@ -1,15 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, TokenPurpose, VerificationTokensTable } from '../db/database.js';
+import { base32, linkTokenOfReplySecret, REPLY_SECRET_BYTES } from './reply-secret.js';
 
 /**
- * Verification tokens: 256 random bits, handed to the user once (in the link)
- * and stored only as their sha256. A database dump or a log of the table
+ * Verification tokens: 160 random bits (the reply secret, see
+ * reply-secret.ts, from which the link token is derived), handed to the user
+ * once (in the link and the Reply-To) and stored only as the link token's sha256. A database dump or a log of the table
  * therefore confirms nothing. Lookup is by hash, so no comparison of secrets
  * happens in application code.
  */
 
-const TOKEN_BYTES = 32;
 /** base64url of 32 bytes, no padding. Anything else cannot be one of our tokens. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -26,9 +27,11 @@ export interface IssueTokenInput {
   ttlHours: number;
 }
 
-/** A token as issued: the secret for the link, the hash to store, its expiry. */
+/** A token as issued: the secret for the link, the reply secret it comes from, the hash to store, its expiry. */
 export interface NewToken {
   token: string;
+  /** For the Reply-To address (reply-secret.ts); `token` is derived from it. */
+  replySecret: string;
   tokenHash: string;
   expiresAt: Date;
 }
@@ -49,11 +52,12 @@ export function newVerificationToken(now: Date, ttlHours: number): NewToken {
  */
 export function newVerificationTokens(count: number, now: Date, ttlHours: number): NewToken[] {
   if (!(ttlHours > 0)) throw new Error(`token lifetime must be a positive number of hours, got ${ttlHours}`);
-  const random = randomBytes(TOKEN_BYTES * count);
+  const random = randomBytes(REPLY_SECRET_BYTES * count);
   const expiresAt = new Date(now.getTime() + ttlHours * 3_600_000);
   return Array.from({ length: count }, (_, i) => {
-    const token = random.toString('base64url', i * TOKEN_BYTES, (i + 1) * TOKEN_BYTES);
-    return { token, tokenHash: hashToken(token), expiresAt };
+    const replySecret = base32(random.subarray(i * REPLY_SECRET_BYTES, (i + 1) * REPLY_SECRET_BYTES));
+    const token = linkTokenOfReplySecret(replySecret);
+    return { token, replySecret, tokenHash: hashToken(token), expiresAt };
   });
 }
 
@@ -61,9 +65,9 @@ export function newVerificationTokens(count: number, now: Date, ttlHours: number
 export async function issueVerificationToken(
   db: Kysely<Database>,
   input: IssueTokenInput,
-): Promise<{ token: string; expiresAt: Date }> {
-  const { token, tokenHash, expiresAt } = newVerificationToken(input.now, input.ttlHours);
-  await db
+): Promise<{ token: string; replySecret: string; expiresAt: Date; id: string }> {
+  const { token, replySecret, tokenHash, expiresAt } = newVerificationToken(input.now, input.ttlHours);
+  const row = await db
     .insertInto('verification_tokens')
     .values({
       token_hash: tokenHash,
@@ -75,8 +79,9 @@ export async function issueVerificationToken(
       created_at: input.now,
       expires_at: expiresAt,
     })
-    .execute();
-  return { token, expiresAt };
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { token, replySecret, expiresAt, id: row.id };
 }
 
 /** The link a message carries: `${baseUrl}/verify/${token}`, nothing added (no tracking). */

@@ -3,6 +3,7 @@ import { exportLines } from '../../dev/env-file.js';
 import { DEFAULT_SEND_RATE, devPackagesProblem } from '../../dev/dev-packages.js';
 import type { DevInfo, DevStack } from '../../dev/stack.js';
 import { intFlag, parseFlags, printResult, UsageError, type Command } from './command.js';
+import { DEV_REPLY_HELP, runDevReply } from './dev-reply.js';
 import { SAME_SIGNAL_MS, untilShutdownSignal } from './lifecycle.js';
 
 /** SIGHUP too: PostgreSQL runs in its own process group, so a closed terminal must stop it through us. */
@@ -13,6 +14,7 @@ export const devCommand: Command = {
   summary: 'everything on this machine: embedded PostgreSQL, local SES, demo data, dashboard',
   help: `
 Usage: reverify dev [--data-dir DIR] [--users N] [--per-day N] [--send-rate R] [--redis] [--json]
+       reverify dev reply ADDRESS [--json]   (see "reverify dev reply --help")
 
 Runs the whole of reverify on this machine with nothing installed beyond
 "npm ci": an embedded PostgreSQL (data in DIR/pg, kept across runs) that
@@ -40,8 +42,10 @@ lines that point reverify commands at this stack; the same lines are in
 DIR/env, so "source DIR/env && reverify campaign list" works in another
 shell. Any configuration variable set in the environment overrides the dev
 default (DATABASE_URL or SES_ENDPOINT replace the embedded services).
-Ctrl-C stops everything. --json prints those details as one JSON object once ready.`,
+Ctrl-C stops everything. --json prints those details as one JSON object once ready.
+${DEV_REPLY_HELP}`,
   async run(argv) {
+    if (argv[0] === 'reply') return runDevReply(argv.slice(1));
     const { values } = parseFlags('dev', argv, {
       'data-dir': { type: 'string' },
       users: { type: 'string' },

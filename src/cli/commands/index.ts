@@ -10,6 +10,7 @@ import { serverCommand } from './server.js';
 import { startCommand } from './start.js';
 import { suppressionsCommand } from './suppressions.js';
 import { sweepCommand } from './sweep.js';
+import { verificationCommand } from './verification.js';
 import { workerCommand } from './worker.js';
 
 /** Every `reverify` command, in the order `--help` lists them. */
@@ -26,4 +27,5 @@ export const commands: readonly Command[] = [
   suppressionsCommand,
   addressCommand,
   emailsCommand,
+  verificationCommand,
 ];

@@ -1,4 +1,5 @@
 import { reverifyEmail } from './reverify-email.js';
+import { verificationRequest } from './verification-request.js';
 import type { TemplateSource } from './types.js';
 
 /**
@@ -9,6 +10,7 @@ import type { TemplateSource } from './types.js';
  */
 export const templates: Readonly<Record<string, TemplateSource>> = {
   'reverify-email': reverifyEmail,
+  'verification-request': verificationRequest,
 };
 
 export type { TemplateSource } from './types.js';

@@ -21,6 +21,10 @@ To confirm that this address is yours, open this link and press the "Confirm my 
 {{verifyUrl}}
 
 The link works once and expires on {{expiresAtText}}.
+{{#if replyToConfirm}}
+
+If you prefer, simply reply to this message instead (the text does not matter): a reply sent from this address confirms it too.
+{{/if}}
 
 WHAT HAPPENS IF YOU DO NOT CONFIRM
 {{siteName}} will stop sending email to addresses that have not been verified. Your account keeps working, but password reset messages and notifications sent by email will no longer reach you.
@@ -53,7 +57,8 @@ const html = `<!DOCTYPE html>
 <p style="margin:24px 0;"><a href="{{verifyUrl}}" style="display:inline-block;padding:12px 20px;background:#0b5cad;color:#ffffff;text-decoration:none;border-radius:4px;">Confirm my email address</a></p>
 <p>If the button does not work, copy this address into your browser:<br><span style="word-break:break-all;">{{verifyUrl}}</span></p>
 <p>The link works once and expires on <strong>{{expiresAtText}}</strong>.</p>
-<h2 style="font-size:18px;margin:32px 0 8px;">What happens if you do not confirm</h2>
+{{#if replyToConfirm}}<p>If you prefer, simply reply to this message instead (the text does not matter): a reply sent from this address confirms it too.</p>
+{{/if}}<h2 style="font-size:18px;margin:32px 0 8px;">What happens if you do not confirm</h2>
 <p>{{siteName}} will stop sending email to addresses that have not been verified. Your account keeps working, but password reset messages and notifications sent by email will no longer reach you.</p>
 <h2 style="font-size:18px;margin:32px 0 8px;">How to tell this message is genuine</h2>
 <ul>
