@@ -1,4 +1,5 @@
 import type { InboundRepliesTable, VerificationRequestsTable } from './request-tables.js';
+import type { SesAccountTable } from './ses-account-table.js';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
@@ -190,23 +191,6 @@ export interface SuppressionsTable {
   ses_listed_at: NullableTimestamp;
 }
 
-/** The one row of what the SES account allows (GetAccount), see src/ses-account/. */
-export interface SesAccountTable {
-  id: ColumnType<number, number | undefined, never>;
-  /** The last GetAccount call by any process (at most one a second). */
-  called_at: Timestamp;
-  checked_at: Timestamp;
-  outcome: 'ok' | 'access_denied' | 'unsupported' | 'invalid' | 'error';
-  problem: string | null;
-  /** When the figures below were read (the last good answer); null before any. */
-  figures_at: NullableTimestamp;
-  max_send_rate: number | null;
-  max_24_hour_send: number | null;
-  sent_last_24_hours: number | null;
-  enforcement_status: string | null;
-  sending_enabled: boolean | null;
-}
-
 /** A stop link's token (migrations/0012): one per message, stored as its sha256; stop links do not expire. */
 export interface StopTokensTable {
   id: GeneratedId;
@@ -294,6 +278,7 @@ export interface Database {
 }
 
 export type { InboundRepliesTable, VerificationRequestOutcome, VerificationRequestsTable } from './request-tables.js';
+export type { SesAccountTable } from './ses-account-table.js';
 
 export type User = Selectable<UsersTable>;
 export type Email = Selectable<EmailsTable>;
