@@ -28,7 +28,8 @@ import type { BenchResult } from './types.js';
  *    (`rate-pg`).
  */
 
-const USERS = Number(process.env.BENCH_CAMPAIGN_USERS ?? 1_000_000);
+/** BENCH_CAMPAIGN_USERS, else BENCH_USERS (the scale knob shared with the sweep bench: BENCH_USERS=10000000), else 1,000,000. */
+const USERS = Number(process.env.BENCH_CAMPAIGN_USERS ?? process.env.BENCH_USERS ?? 1_000_000);
 /** Which parts run (`planning`, `sending`, `rate`, `rate-pg`; all by default): lets one be re-measured alone. */
 const PARTS = (process.env.BENCH_CAMPAIGN_PARTS ?? 'planning,sending,rate,rate-pg').split(',');
 /**
@@ -119,7 +120,7 @@ async function planningBench(app: App): Promise<BenchResult> {
     limit: `1.5 × raw INSERT … SELECT (${ms(bestRaw)}); RSS < 256 MB`,
     ratio,
     pass: ratio <= 1 && rssMb < 256,
-    notes: 'best of two rounds each, alternating order; keyset batches of 10,000 rows, one transaction each',
+    notes: `best of two rounds each, alternating order; keyset batches of 10,000 rows, one transaction each; ${ms(bestPlan / (USERS / 1e6))} per million users (linear scaling: the same at every BENCH_USERS)`,
   };
 }
 

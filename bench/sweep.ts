@@ -4,6 +4,7 @@ import { expireTemporaryAccounts } from '../src/accounts/expire.js';
 import { loadConfig } from '../src/config.js';
 import { createDb, type Db } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { sampleRss } from './lib/campaign-fixtures.js';
 import type { BenchResult } from './types.js';
 
 /**
@@ -17,7 +18,10 @@ import type { BenchResult } from './types.js';
  */
 
 const ADMIN_URL = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const ACCOUNTS = Number(process.env.BENCH_SWEEP_ACCOUNTS ?? 1_000_000);
+/** BENCH_SWEEP_ACCOUNTS, else BENCH_USERS (the scale knob shared with the planning bench), else 1,000,000. */
+const ACCOUNTS = Number(process.env.BENCH_SWEEP_ACCOUNTS ?? process.env.BENCH_USERS ?? 1_000_000);
+/** The issue's goal: the sweep within 1.25 × the set-based UPDATEs. */
+const GOAL = 1.25;
 const BATCH_SIZE = 1000;
 const ROUNDS = Number(process.env.BENCH_SWEEP_ROUNDS ?? 2);
 const TTL_DAYS = 365;
@@ -43,6 +47,7 @@ export async function run(): Promise<BenchResult[]> {
     const sweepTimes: number[] = [];
     let longestBatchMs = 0;
     let batches = 0;
+    let peakRss = 0;
     for (const [round, [baselineDb, sweepDb]] of copies.entries()) {
       // Alternate the order so a change in the machine's load hits both alike.
       const order = round % 2 === 0 ? (['baseline', 'sweep'] as const) : (['sweep', 'baseline'] as const);
@@ -51,7 +56,9 @@ export async function run(): Promise<BenchResult[]> {
         if (contender === 'baseline') {
           baselineTimes.push(await withDb(baselineDb, (db) => timed(() => setBasedExpiry(db))));
         } else {
+          const sampler = sampleRss();
           const result = await withDb(sweepDb, (db) => sweepOnce(db, sweepDb));
+          peakRss = Math.max(peakRss, sampler.stop());
           sweepTimes.push(result.ms);
           longestBatchMs = Math.max(longestBatchMs, result.longestBatchMs);
           batches = result.batches;
@@ -63,16 +70,16 @@ export async function run(): Promise<BenchResult[]> {
     // The least disturbed run of each: this machine is shared, and noise only ever adds time.
     const baselineMs = Math.min(...baselineTimes);
     const sweepMs = Math.min(...sweepTimes);
-    const ratio = sweepMs / (2 * baselineMs);
+    const ratio = sweepMs / baselineMs;
     const seconds = (times: number[]) => times.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ');
     return [
       {
         name: `expire ${ACCOUNTS.toLocaleString('en')} temporary accounts (2 sessions + 1 token each)`,
-        figure: `${(sweepMs / 1000).toFixed(1)} s (${batches} batches of ${BATCH_SIZE}, with audit rows)`,
-        limit: `2 × three set-based UPDATEs in one transaction (2 × ${(baselineMs / 1000).toFixed(1)} s)`,
+        figure: `${(sweepMs / 1000).toFixed(1)} s (${batches} batches of ${BATCH_SIZE}, with audit rows), peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`,
+        limit: `${GOAL} × three set-based UPDATEs in one transaction (${(baselineMs / 1000).toFixed(1)} s)`,
         ratio,
-        pass: ratio <= 1,
-        notes: `best of ${ROUNDS} rounds each, order alternating; sweep ${seconds(sweepTimes)}; set-based ${seconds(baselineTimes)}`,
+        pass: ratio <= GOAL,
+        notes: `best of ${ROUNDS} rounds each, order alternating; sweep ${seconds(sweepTimes)}; set-based ${seconds(baselineTimes)}; ratio per round ${sweepTimes.map((t, i) => (t / baselineTimes[i]!).toFixed(2)).join(', ')}; peak RSS is the bench process's (the sweep runs in it)`,
       },
       {
         name: 'longest expiry batch transaction',
