@@ -17,6 +17,7 @@ import { createSesClient } from '../../src/mail/ses-client.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { plannedCampaign } from './campaign-fixtures.js';
 import { describeShares, watchMainThread, type MainThreadShare } from './main-thread.js';
+import { describeRoundTrips, watchRoundTrips, type RoundTrips } from './round-trips.js';
 import { describeCpuPerMessage, watchProcessCpu, type CpuByPart, type PartOf } from './process-cpu.js';
 
 /** One round of each sending contender of the campaign benchmark (bench/campaign.ts sendingBench). */
@@ -85,7 +86,7 @@ export async function sendQueueRate(
   app: App,
   parts: PartOf,
   label = 'send-queue',
-): Promise<RoundFigures & { outcome: Record<string, number>; wal: WalWritten }> {
+): Promise<RoundFigures & { outcome: Record<string, number>; wal: WalWritten; trips: RoundTrips }> {
   const campaign = await plannedCampaign(app, SEND_MESSAGES);
   const queued = await queueTodaysShare(app.db, campaign, { now: new Date(), maxPerTick: SEND_MESSAGES });
   if (queued.queued.length !== SEND_MESSAGES) throw new Error(`queued ${queued.queued.length} rows, wanted ${SEND_MESSAGES}: the seed's segment is too small`);
@@ -96,8 +97,10 @@ export async function sendQueueRate(
   const watch = watchMainThread();
   const cpu = watchProcessCpu(parts);
   const profile = await startCpuProfile(label);
+  const tripsWatch = await watchRoundTrips(app.db);
   const workers = await startJobWorkers(app, jobs, { queues: [QUEUE_NAMES.send], limiter: false });
   const outcome = await untilFinal(app, campaign);
+  const trips = await tripsWatch.stop();
   await profile.stop();
   const rate = queued.queued.length / ((performance.now() - started) / 1000);
   const mainThread = watch.stop();
@@ -105,9 +108,9 @@ export async function sendQueueRate(
   await workers.close();
   const walWritten = await wal.stop();
   console.error(
-    `[bench] campaign: ${label} round ${rate.toFixed(0)} msg/s; main thread ${describeShares([mainThread])}; ${describeCpuPerMessage([cpuByPart], SEND_MESSAGES)}; WAL a message ${describeWal([walWritten], SEND_MESSAGES)}`,
+    `[bench] campaign: ${label} round ${rate.toFixed(0)} msg/s; main thread ${describeShares([mainThread])}; ${describeCpuPerMessage([cpuByPart], SEND_MESSAGES)}; WAL a message ${describeWal([walWritten], SEND_MESSAGES)}; ${describeRoundTrips(trips, SEND_MESSAGES)} (the bench's own queue polling, 20 a second, included)`,
   );
-  return { rate, mainThread, cpu: cpuByPart, outcome, wal: walWritten };
+  return { rate, mainThread, cpu: cpuByPart, outcome, wal: walWritten, trips };
 }
 
 /**
