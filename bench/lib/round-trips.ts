@@ -22,6 +22,11 @@ export interface RoundTrips {
   redisCommands: number;
   redisRoundTrips: number;
   redisByCommand: Map<string, number>;
+  /** WAL records that touch this database's relations (pg_walinspect), by resource manager/record type. */
+  walRecords: number;
+  walBytes: number;
+  walFpi: number;
+  walByType: Map<string, number>;
 }
 
 type QueryFn = (...args: unknown[]) => unknown;
@@ -29,7 +34,20 @@ type SendCommandFn = (command: { name: string }, stream?: unknown, node?: unknow
 type ExecFn = (...args: unknown[]) => unknown;
 
 export async function watchRoundTrips(db: Db): Promise<{ stop(): Promise<RoundTrips> }> {
-  const counts: RoundTrips = { statements: 0, statementsByText: new Map(), transactions: 0, redisCommands: 0, redisRoundTrips: 0, redisByCommand: new Map() };
+  const counts: RoundTrips = {
+    statements: 0,
+    statementsByText: new Map(),
+    transactions: 0,
+    redisCommands: 0,
+    redisRoundTrips: 0,
+    redisByCommand: new Map(),
+    walRecords: 0,
+    walBytes: 0,
+    walFpi: 0,
+    walByType: new Map(),
+  };
+  await sql`CREATE EXTENSION IF NOT EXISTS pg_walinspect`.execute(db);
+  const startLsn = await currentLsn(db);
   const clientProto = pg.Client.prototype as unknown as { query: QueryFn };
   const redisProto = Redis.prototype as unknown as { sendCommand: SendCommandFn };
   const pipelineProto = Pipeline.prototype as unknown as { exec: ExecFn };
@@ -62,6 +80,7 @@ export async function watchRoundTrips(db: Db): Promise<{ stop(): Promise<RoundTr
       await new Promise((resolve) => setTimeout(resolve, 1500));
       // Minus the one this read commits itself.
       counts.transactions = (await committed(db)) - startTransactions - 1;
+      await countWal(db, startLsn, await currentLsn(db), counts);
       return counts;
     },
   };
@@ -78,8 +97,35 @@ export function describeRoundTrips(trips: RoundTrips, messages: number, top = 8)
       .join('; ');
   return (
     `PostgreSQL ${per(trips.statements)} statements a message (${ranked(trips.statementsByText)}), ${per(trips.transactions)} transactions committed a message; ` +
-    `Redis ${per(trips.redisCommands)} commands in ${per(trips.redisRoundTrips)} round trips a message (${ranked(trips.redisByCommand)})`
+    `Redis ${per(trips.redisCommands)} commands in ${per(trips.redisRoundTrips)} round trips a message (${ranked(trips.redisByCommand)}); ` +
+    `this database's WAL ${per(trips.walRecords)} records, ${Math.round(trips.walBytes / messages)} bytes, ${per(trips.walFpi)} full-page images a message (${ranked(trips.walByType)})`
   );
+}
+
+async function currentLsn(db: Db): Promise<string> {
+  const { rows } = await sql<{ lsn: string }>`SELECT pg_current_wal_insert_lsn()::text AS lsn`.execute(db);
+  return rows[0]!.lsn;
+}
+
+/**
+ * The WAL records of the round that change a page of this database: pg_stat_wal
+ * counts the whole server's, and on this shared machine other engineers'
+ * tests write far more than the round does. Commit records name no page and
+ * are left out (the transactions count stands for them).
+ */
+async function countWal(db: Db, start: string, end: string, counts: RoundTrips): Promise<void> {
+  const { rows } = await sql<{ kind: string; n: string; bytes: string; fpi: string }>`
+    SELECT resource_manager || '/' || record_type AS kind, count(*)::text AS n,
+           sum(record_length)::text AS bytes, count(*) FILTER (WHERE fpi_length > 0)::text AS fpi
+    FROM pg_get_wal_records_info(${start}::pg_lsn, ${end}::pg_lsn)
+    WHERE block_ref LIKE '%/' || (SELECT oid FROM pg_database WHERE datname = current_database())::text || '/%'
+    GROUP BY 1`.execute(db);
+  for (const row of rows) {
+    counts.walRecords += Number(row.n);
+    counts.walBytes += Number(row.bytes);
+    counts.walFpi += Number(row.fpi);
+    counts.walByType.set(row.kind, Number(row.n));
+  }
 }
 
 async function committed(db: Db): Promise<number> {
