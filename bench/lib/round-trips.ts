@@ -47,7 +47,19 @@ export async function watchRoundTrips(db: Db): Promise<{ stop(): Promise<RoundTr
     walByType: new Map(),
   };
   await sql`CREATE EXTENSION IF NOT EXISTS pg_walinspect`.execute(db);
-  const startLsn = await currentLsn(db);
+  // Read a second's WAL at a time: the shared server writes so much WAL that a
+  // round's first segment is recycled before the round ends.
+  let walFrom = await currentLsn(db);
+  let walReading = Promise.resolve();
+  const readWal = () => {
+    walReading = walReading.then(async () => {
+      const to = await currentLsn(db);
+      await countWal(db, walFrom, to, counts);
+      walFrom = to;
+    });
+    return walReading;
+  };
+  const walTimer = setInterval(() => void readWal(), 1000);
   const clientProto = pg.Client.prototype as unknown as { query: QueryFn };
   const redisProto = Redis.prototype as unknown as { sendCommand: SendCommandFn };
   const pipelineProto = Pipeline.prototype as unknown as { exec: ExecFn };
@@ -80,7 +92,8 @@ export async function watchRoundTrips(db: Db): Promise<{ stop(): Promise<RoundTr
       await new Promise((resolve) => setTimeout(resolve, 1500));
       // Minus the one this read commits itself.
       counts.transactions = (await committed(db)) - startTransactions - 1;
-      await countWal(db, startLsn, await currentLsn(db), counts);
+      clearInterval(walTimer);
+      await readWal();
       return counts;
     },
   };
@@ -124,7 +137,7 @@ async function countWal(db: Db, start: string, end: string, counts: RoundTrips):
     counts.walRecords += Number(row.n);
     counts.walBytes += Number(row.bytes);
     counts.walFpi += Number(row.fpi);
-    counts.walByType.set(row.kind, Number(row.n));
+    counts.walByType.set(row.kind, (counts.walByType.get(row.kind) ?? 0) + Number(row.n));
   }
 }
 
