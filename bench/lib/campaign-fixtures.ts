@@ -33,6 +33,11 @@ export function configEnv(app: App): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(app.config)) {
     if (value === undefined) continue;
+    if (key === 'SES_QUOTA_RESERVE' && typeof value === 'object' && value !== null) {
+      // Parsed into { share } or { messages }; written back as the text it came from.
+      env[key] = 'share' in value ? `${Number(value.share) * 100}%` : String((value as { messages: number }).messages);
+      continue;
+    }
     env[key] = Array.isArray(value) ? value.join(',') : String(value);
   }
   return env;
