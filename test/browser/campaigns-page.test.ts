@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/http/start-server.js';
 import { startServer } from '../../src/http/start-server.js';
 import { useTestEnv } from '../helpers/env.js';
-import { track } from '../helpers/resources.js';
+import { launchChromium } from '../helpers/browser.js';
 import { insertFixtureCampaign } from '../http/campaign-fixture.js';
 
 const env = useTestEnv();
@@ -27,11 +27,7 @@ beforeAll(async () => {
     reason: 'bounce rate 7.4% is above the 5% limit after 216 sends; check the list, then "reverify campaign resume 1"',
   });
   server = await startServer(app, { port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  track('headless chromium', () => browser?.isConnected() ?? false);
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleSesEvent } from '../../src/dev/sample-events.js';
 import { startServer, type RunningServer } from '../../src/http/start-server.js';
 import { useTestEnv } from '../helpers/env.js';
-import { track } from '../helpers/resources.js';
+import { launchChromium } from '../helpers/browser.js';
 import { insertFixtureCampaign } from '../http/campaign-fixture.js';
 import { addAddress, post, TOPIC, useWebhook } from '../ses-events/helpers.js';
 
@@ -45,11 +45,7 @@ beforeAll(async () => {
     .values({ kind: 'expire', as_of: new Date('2026-03-02T03:00:00Z'), dry_run: false, started_at: new Date('2026-03-02T03:00:00Z'), finished_at: new Date('2026-03-02T03:00:04Z'), outcome: 'completed', processed: 1234, sessions_revoked: 1500, tokens_revoked: 310, batches: 2, longest_batch_ms: 1850 })
     .execute();
   server = await startServer(app, { port: 0, host: '127.0.0.1' });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  track('headless chromium', () => browser?.isConnected() ?? false);
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/http/server.js';
 import { useTestEnv } from '../helpers/env.js';
+import { routesUnder } from '../helpers/route-table.js';
 
 /**
  * Every admin route the server registers, found from its route table (so a
@@ -22,24 +23,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 /** Every (method, path) under /admin from Fastify's route table, with parameters filled in. */
 async function adminRoutes(): Promise<Array<{ method: string; url: string }>> {
-  const server = await serverPromise;
-  await server.ready();
-  // commonPrefix: false prints a tree whose segments concatenate into full paths.
-  const table = server.printRoutes({ commonPrefix: false });
-  const routes: Array<{ method: string; url: string }> = [];
-  const stack: string[] = [];
-  for (const line of table.split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!match?.[2]) continue;
-    const depth = (match[1] ?? '').length / 4;
-    stack.length = depth;
-    stack.push(match[2]);
-    const path = stack.join('');
-    if (!match[3] || (path !== '/admin' && !path.startsWith('/admin/'))) continue;
-    const url = path.replace(/:[A-Za-z_]+/g, '1').replace(/\*/g, 'anything');
-    for (const method of match[3].split(',').map((m) => m.trim())) routes.push({ method, url });
-  }
-  return routes;
+  return routesUnder(await serverPromise, '/admin');
 }
 
 describe('admin routes without valid credentials', () => {
