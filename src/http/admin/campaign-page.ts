@@ -64,9 +64,10 @@ function figures(view: CampaignPageView) {
     {
       key: 'bounce-rate',
       label: 'Bounce rate',
-      value: formatPercent(counts.bounced, counts.sent),
-      limit: `limit ${(config.REPUTATION_MAX_BOUNCE_RATE * 100).toFixed(1)}%${sampleNote}`,
-      over: rate(counts.bounced) > config.REPUTATION_MAX_BOUNCE_RATE,
+      // The guard's figure: permanent bounces SES holds against the sender; the others are named beside it.
+      value: formatPercent(counts.bouncesCounted, counts.sent),
+      limit: `limit ${(config.REPUTATION_MAX_BOUNCE_RATE * 100).toFixed(1)}%${sampleNote}${uncountedBounces(counts)}`,
+      over: rate(counts.bouncesCounted) > config.REPUTATION_MAX_BOUNCE_RATE,
     },
     {
       key: 'complaint-rate',
@@ -86,6 +87,14 @@ function figures(view: CampaignPageView) {
       over: false,
     },
   ];
+}
+
+/** The bounces the guard leaves out, as SES does: suppression-list answers and transient bounces. */
+function uncountedBounces(counts: CampaignPageView['summary']['counts']): string {
+  const parts = [];
+  if (counts.bouncesNotCounted > 0) parts.push(`${formatNumber(counts.bouncesNotCounted)} from SES's suppression list`);
+  if (counts.transientBounces > 0) parts.push(`${formatNumber(counts.transientBounces)} transient`);
+  return parts.length > 0 ? ` · not counted: ${parts.join(', ')}` : '';
 }
 
 /** Renders campaign `view.summary`'s page. */
