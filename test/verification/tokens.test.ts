@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { hashToken, issueVerificationToken, newVerificationTokens, verificationUrl } from '../../src/verification/tokens.js';
-import { requestVerification, VerificationRequestError } from '../../src/verification/request.js';
 import { useTestEnv } from '../helpers/env.js';
 import { createLedgerRow, createRoleHolder } from './fixtures.js';
 
@@ -66,38 +65,5 @@ describe('issueVerificationToken', () => {
   it('builds a plain link on the public base URL', () => {
     expect(verificationUrl('https://example.org/', 'abc_-9')).toBe('https://example.org/verify/abc_-9');
     expect(verificationUrl('https://example.org/site', 'abc')).toBe('https://example.org/site/verify/abc');
-  });
-});
-
-describe('requestVerification', () => {
-  const config = { PUBLIC_BASE_URL: 'https://example.org', VERIFY_TOKEN_TTL_HOURS: 72 };
-
-  it('issues a user-requested token for the primary address', async () => {
-    const person = await createRoleHolder(env.db, 'asks-for-link');
-    const request = await requestVerification(env.db, config, person.userId, now);
-    expect(request).toMatchObject({ userId: person.userId, emailId: person.emailId, email: person.email, username: 'asks-for-link' });
-    expect(request.url).toBe(`https://example.org/verify/${request.token}`);
-    expect(request.expiresAt.toISOString()).toBe('2026-03-04T12:00:00.000Z');
-    const row = await env.db.selectFrom('verification_tokens').selectAll().where('token_hash', '=', hashToken(request.token)).executeTakeFirstOrThrow();
-    expect(row.purpose).toBe('user_request');
-    expect(row.campaign_recipient_id).toBeNull();
-    // Its message's stop link: a token of its own, stored as its hash for the same address.
-    const stopToken = /^https:\/\/example\.org\/stop\/([A-Za-z0-9_-]{43})$/.exec(request.stopUrl)?.[1];
-    expect(stopToken).toBeDefined();
-    expect(stopToken).not.toBe(request.token);
-    const stop = await env.db.selectFrom('stop_tokens').selectAll().where('token_hash', '=', hashToken(stopToken!)).executeTakeFirstOrThrow();
-    expect(stop).toMatchObject({ email_id: person.emailId, email: person.email, purpose: 'verification', used_at: null });
-  });
-
-  it('refuses a verified address, a deactivated account and an unknown user', async () => {
-    const verified = await createRoleHolder(env.db, 'already-fine');
-    await env.db.updateTable('emails').set({ verified: true }).where('id', '=', verified.emailId).execute();
-    await expect(requestVerification(env.db, config, verified.userId, now)).rejects.toThrow(/already verified/);
-
-    const inactive = await createRoleHolder(env.db, 'deactivated');
-    await env.db.updateTable('users').set({ is_active: false }).where('id', '=', inactive.userId).execute();
-    await expect(requestVerification(env.db, config, inactive.userId, now)).rejects.toThrow(VerificationRequestError);
-
-    await expect(requestVerification(env.db, config, '987654321', now)).rejects.toThrow(/does not exist/);
   });
 });
