@@ -7,6 +7,7 @@ import { UsageError, type Command } from '../../src/cli/commands/command.js';
 import { templates, type TemplateSource } from '../../src/mail/templates/index.js';
 import { useTestEnv } from '../helpers/env.js';
 import { eligiblePeople, insertPeople } from './helpers.js';
+import { captureStdout } from '../helpers/stdout.js';
 
 const env = useTestEnv();
 
@@ -20,18 +21,7 @@ function reverify(...args: string[]): Promise<{ code: number; stdout: string; st
 
 /** Runs a command in this process (spawning tsx costs seconds each), capturing stdout. */
 async function inProcess(command: Command, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await command.run(args);
-    return { code, stdout: chunks.join(''), stderr: '' };
-  } finally {
-    process.stdout.write = write;
-  }
+  return { ...(await captureStdout(() => command.run(args))), stderr: '' };
 }
 
 function json(result: { code: number; stdout: string; stderr: string }): Record<string, unknown> {

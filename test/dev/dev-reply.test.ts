@@ -14,6 +14,7 @@ import { processVerificationRequest } from '../../src/verification/requests/deli
 import { startLocalSes } from '../campaigns/helpers.js';
 import { useTestEnv } from '../helpers/env.js';
 import { person } from '../verification/request-fixtures.js';
+import { captureStdout } from '../helpers/stdout.js';
 
 const env = useTestEnv();
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:reverify-dev-inbound';
@@ -41,18 +42,8 @@ afterAll(async () => {
 });
 
 async function capture(run: () => Promise<number>): Promise<{ code: number; json: Record<string, unknown> }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await run();
-    return { code, json: JSON.parse(chunks.join('')) as Record<string, unknown> };
-  } finally {
-    process.stdout.write = write;
-  }
+  const { code, stdout } = await captureStdout(run);
+  return { code, json: JSON.parse(stdout) as Record<string, unknown> };
 }
 
 describe('reverify dev reply', () => {

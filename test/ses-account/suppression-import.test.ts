@@ -6,6 +6,7 @@ import { importSesSuppressions } from '../../src/ses-account/suppression-import.
 import { insertPeople } from '../campaigns/helpers.js';
 import { useTestEnv } from '../helpers/env.js';
 import { track } from '../helpers/resources.js';
+import { captureStdout } from '../helpers/stdout.js';
 
 /**
  * `reverify suppressions import-ses`: SES's account-level suppression list,
@@ -80,17 +81,9 @@ describe('suppressions import-ses', () => {
 
   it('suppresses with SES’s reason, unverifies as the contract’s bounce and complaint rules say, and writes audit rows; --json gives the counts', async () => {
     Object.assign(process.env, env.env({ SES_ENDPOINT: ses.endpoint }));
-    const chunks: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => chunks.push(String(chunk)) > 0) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await suppressionsCommand.run(['import-ses', '--json']);
-    } finally {
-      process.stdout.write = write;
-    }
+    const { code, stdout } = await captureStdout(() => suppressionsCommand.run(['import-ses', '--json']));
     expect(code).toBe(0);
-    const printed = JSON.parse(chunks.join('')) as Record<string, unknown>;
+    const printed = JSON.parse(stdout) as Record<string, unknown>;
     expect(printed).toMatchObject({ seen: 10, added: 4, alreadySuppressed: 2, dryRun: false });
 
     expect(await state('bounced')).toEqual({ verified: false, unverifyReason: 'hard_bounce', suppressed: 'hard_bounce', sesReason: 'BOUNCE' });

@@ -4,6 +4,7 @@ import { verificationCommand } from '../../src/cli/commands/verification.js';
 import { useTestEnv } from '../helpers/env.js';
 import { startLocalSes } from '../campaigns/helpers.js';
 import { person } from './request-fixtures.js';
+import { captureStdout } from '../helpers/stdout.js';
 
 const env = useTestEnv();
 let local: Awaited<ReturnType<typeof startLocalSes>>;
@@ -21,17 +22,7 @@ afterAll(async () => {
 
 /** Runs the command in this process, capturing stdout. */
 async function run(...args: string[]): Promise<{ code: number; stdout: string }> {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await verificationCommand.run(args), stdout: chunks.join('') };
-  } finally {
-    process.stdout.write = write;
-  }
+  return captureStdout(() => verificationCommand.run(args));
 }
 
 describe('reverify verification request', () => {
