@@ -193,9 +193,29 @@ export class PostgresQueueBackend implements QueueBackend {
         );
       }
       await runMigrations(client, this.schema);
-      await client.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".reverify_send_pace (key text PRIMARY KEY, next_us bigint NOT NULL)`);
+      await this.createPaceTable(client);
     } finally {
       client.release();
+    }
+  }
+
+  /**
+   * CREATE TABLE IF NOT EXISTS is not safe against itself: two processes
+   * starting at the same instant on a fresh database (the worker and the
+   * server of `reverify start`) both find no table, and the second CREATE
+   * fails on the catalog's unique index. An advisory lock for the schema
+   * makes the second wait and then find the table (BullMQ's own migrations
+   * take theirs the same way).
+   */
+  private async createPaceTable(client: pg.PoolClient): Promise<void> {
+    await client.query('BEGIN');
+    try {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`reverify:pace-table:${this.schema}`]);
+      await client.query(`CREATE TABLE IF NOT EXISTS "${this.schema}".reverify_send_pace (key text PRIMARY KEY, next_us bigint NOT NULL)`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
     }
   }
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
-import { queueSchemaName } from '../../src/queue/postgres-backend.js';
+import { PostgresQueueBackend, queueSchemaName } from '../../src/queue/postgres-backend.js';
+import { createLogger } from '../../src/logger.js';
 import { useTestEnv } from '../helpers/env.js';
 import { withDatabase } from '../helpers/services.js';
 
@@ -35,6 +36,22 @@ describe('queue backend', () => {
       await app.close();
       await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await admin.end();
+    }
+  });
+
+  it('on PostgreSQL, processes starting together on a fresh database all create or find the queue schema', async () => {
+    // The worker and the server of `reverify start`, or several workers, come up at the same instant.
+    const log = createLogger({ level: 'silent' });
+    for (let round = 0; round < 4; round += 1) {
+      const prefix = `${env.queuePrefix.slice(0, -1)}-fresh${round}}`;
+      const backends = Array.from({ length: 4 }, () => new PostgresQueueBackend({ ...env.config(), QUEUE_PREFIX: prefix }, log));
+      try {
+        const prepared = await Promise.allSettled(backends.map((backend) => backend.prepare()));
+        expect(prepared.filter((result) => result.status === 'rejected')).toEqual([]);
+        expect(await backends[0]!.check(5_000)).toBe('ok');
+      } finally {
+        await Promise.all(backends.map((backend) => backend.close()));
+      }
     }
   });
 
