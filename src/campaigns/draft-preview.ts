@@ -2,7 +2,7 @@ import type { App } from '../app/app.js';
 import { projectedDays, projectedFinish } from './budget.js';
 import type { ValidCampaignInput } from './create-input.js';
 import { segmentBreakdown } from './eligibility/segment.js';
-import { renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken } from './message.js';
+import { renderSampleMessage, SAMPLE_RECIPIENT } from './message.js';
 import { firstRecipient, type CampaignPreview } from './operations.js';
 
 /**
@@ -22,7 +22,7 @@ export async function previewNewCampaign(
   const { eligible, excluded } = await segmentBreakdown(app.db, null, { days, now });
   const start = input.startsAt && input.startsAt.getTime() > now.getTime() ? input.startsAt : now;
   const recipient = (await firstRecipient(app, '0')) ?? SAMPLE_RECIPIENT;
-  const message = renderCampaignMessage(app.config, input.template, recipient, sampleToken(now, app.config.VERIFY_TOKEN_TTL_HOURS));
+  const message = renderSampleMessage(app.config, input.template, recipient, now);
   return {
     eligible,
     excluded,

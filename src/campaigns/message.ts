@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { findExternalLinks } from '../mail/link-lint.js';
 import { renderTemplate, siteNameFromBaseUrl, templateSource, type RenderedMessage } from '../mail/render.js';
 import { linkLocations } from '../mail/template-dir.js';
+import { replyAddress } from '../verification/reply-secret.js';
 import { stopUrl } from '../verification/stop-tokens.js';
 import { verificationUrl } from '../verification/tokens.js';
 
@@ -53,9 +54,24 @@ export function sampleToken(now: Date, ttlHours: number): MessageTokens {
   };
 }
 
+/**
+ * The message as `recipient` would receive it, with sample tokens: what a
+ * preview shows and the link check reads. With REPLY_DOMAIN it carries a
+ * sample reply address too, so the "reply to confirm" paragraph shows as sent.
+ */
+export function renderSampleMessage(
+  config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS' | 'REPLY_DOMAIN'>,
+  template: string,
+  recipient: MessageRecipient,
+  now: Date,
+): RenderedMessage {
+  const sampleReplyAddress = replyAddress(config.REPLY_DOMAIN, '0', 'preview-only');
+  return renderCampaignMessage(config, template, recipient, sampleToken(now, config.VERIFY_TOKEN_TTL_HOURS), sampleReplyAddress);
+}
+
 /** Links in the rendered template that lead anywhere but PUBLIC_BASE_URL. */
-export function externalLinksOf(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>, template: string, now: Date): string[] {
-  const message = renderCampaignMessage(config, template, SAMPLE_RECIPIENT, sampleToken(now, config.VERIFY_TOKEN_TTL_HOURS));
+export function externalLinksOf(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS' | 'REPLY_DOMAIN'>, template: string, now: Date): string[] {
+  const message = renderSampleMessage(config, template, SAMPLE_RECIPIENT, now);
   return findExternalLinks(message, config.PUBLIC_BASE_URL);
 }
 
@@ -81,7 +97,7 @@ export class ExternalLinksError extends Error {
 }
 
 /** Throws ExternalLinksError when `template` links anywhere but PUBLIC_BASE_URL. */
-export function refuseExternalLinks(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS'>, template: string, now: Date): void {
+export function refuseExternalLinks(config: Pick<Config, 'PUBLIC_BASE_URL' | 'VERIFY_TOKEN_TTL_HOURS' | 'REPLY_DOMAIN'>, template: string, now: Date): void {
   const external = externalLinksOf(config, template, now);
   if (external.length > 0) throw new ExternalLinksError(template, config.PUBLIC_BASE_URL, external, linkLocations(templateSource(template), external));
 }

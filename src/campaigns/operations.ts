@@ -7,7 +7,7 @@ import { getCampaign, insertCampaign, transitionCampaign, type NewCampaignInput 
 import { enqueueSendsAgain } from './enqueue.js';
 import { releaseStaleQueuedRows } from './planner.js';
 import { refuseResumeWhileAccountBlocked } from './account-enforcement.js';
-import { refuseExternalLinks, renderCampaignMessage, SAMPLE_RECIPIENT, sampleToken, type MessageRecipient } from './message.js';
+import { refuseExternalLinks, renderSampleMessage, SAMPLE_RECIPIENT, type MessageRecipient } from './message.js';
 import { queueFirstTick, scheduleCampaign, unscheduleCampaign } from './schedule.js';
 import { countSegment, segmentBreakdown, segmentQuery, type ExclusionReason } from './eligibility/segment.js';
 import { skipUnsentRows } from './ledger/ledger.js';
@@ -80,7 +80,7 @@ export async function previewCampaign(app: App, id: string): Promise<CampaignPre
   const { eligible, excluded } = await segmentBreakdown(app.db, campaign.id);
   const start = campaign.starts_at.getTime() > now.getTime() ? campaign.starts_at : now;
   const recipient = (await firstRecipient(app, campaign.id)) ?? SAMPLE_RECIPIENT;
-  const message = renderCampaignMessage(app.config, campaign.template, recipient, sampleToken(now, app.config.VERIFY_TOKEN_TTL_HOURS));
+  const message = renderSampleMessage(app.config, campaign.template, recipient, now);
   return {
     eligible,
     excluded,

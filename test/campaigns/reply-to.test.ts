@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { jobs } from '../../jobs/registry.js';
 import { startJobWorkers } from '../../src/app/processing.js';
 import { countRowsByStatus } from '../../src/campaigns/ledger/ledger.js';
+import { previewNewCampaign } from '../../src/campaigns/draft-preview.js';
+import { previewCampaign } from '../../src/campaigns/operations.js';
 import { QUEUE_NAMES } from '../../src/queue/names.js';
 import { useTestEnv } from '../helpers/env.js';
 import { campaignForNewPeople, startLocalSes, waitFor } from './helpers.js';
@@ -53,6 +55,21 @@ describe('campaign mail and replies', () => {
     for (const email of emails) {
       expect(email.replyTo ?? []).toEqual([]);
       expect(email.body.text).not.toContain('reply to this message');
+    }
+  });
+
+  it('previews show the message as it is sent: the reply paragraph with REPLY_DOMAIN, none without', async () => {
+    const withReplies = env.app({ overrides: { REPLY_DOMAIN: 'reply.example.org' } });
+    const without = env.app();
+    closers.push(() => withReplies.close(), () => without.close());
+    const { campaignId } = await campaignForNewPeople(withReplies, 'preview-reply', 1);
+    const draft = { perDay: 100, template: 'reverify-email', startsAt: undefined };
+    for (const preview of [await previewCampaign(withReplies, campaignId), await previewNewCampaign(withReplies, draft)]) {
+      expect(preview.message.text).toContain('simply reply to this message');
+      expect(preview.message.html).toContain('simply reply to this message');
+    }
+    for (const preview of [await previewCampaign(without, campaignId), await previewNewCampaign(without, draft)]) {
+      expect(preview.message.text).not.toContain('reply to this message');
     }
   });
 });
