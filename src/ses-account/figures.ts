@@ -95,3 +95,15 @@ export function enforcementBlock(status: EnforcementStatus | null): string | nul
   if (status === null || !BLOCKING_STATUSES.includes(status)) return null;
   return `the SES account is under ${status} (GetAccount EnforcementStatus): campaigns stay paused until SES lifts it; resume them then with "reverify campaign resume ID"`;
 }
+
+/**
+ * Why SES takes no mail at all from the account now (SHUTDOWN, or sending
+ * disabled), or null. Unlike enforcementBlock this leaves PROBATION alone:
+ * under probation SES still sends, and mail a person asked for goes out.
+ */
+export function accountSendingStopped(figures: Pick<AccountFigures, 'enforcementStatus' | 'sendingEnabled'> | null): string | null {
+  if (figures === null) return null;
+  if (figures.enforcementStatus === 'SHUTDOWN') return 'ses_account_shutdown: the SES account is under SHUTDOWN (GetAccount EnforcementStatus) and sends nothing';
+  if (figures.sendingEnabled === false) return 'ses_sending_disabled: sending is disabled for the SES account (GetAccount SendingEnabled false)';
+  return null;
+}

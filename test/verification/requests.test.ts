@@ -9,6 +9,8 @@ import { MessageRejected } from '@aws-sdk/client-sesv2';
 import { Slots } from '../../src/pace/send-slots.js';
 import { processVerificationRequest } from '../../src/verification/requests/deliver.js';
 import { insertAsSite, person, requestRow } from './request-fixtures.js';
+import { forgetCachedAccountState } from '../../src/ses-account/account-limits.js';
+import { claimAccountCall, recordAccountCheck } from '../../src/ses-account/account-state.js';
 
 const env = useTestEnv();
 const REPLY_ADDRESS = /^v(\d+)-confirm-[a-z2-7]{32}@reply\.example\.org$/;
@@ -164,6 +166,37 @@ describe('verification requests the site inserts', () => {
       expect(await mailsTo(refused.email)).toEqual([]);
     } finally {
       offsetMs = 0;
+    }
+  });
+
+  it('fails a request at once, saying why, while the SES account sends nothing (SHUTDOWN, sending disabled); mails it under PROBATION', async () => {
+    await listener.close();
+    const account = async (enforcementStatus: string, sendingEnabled: boolean) => {
+      const figures = { maxSendRate: 50, max24HourSend: 50_000, sentLast24Hours: 0, enforcementStatus, sendingEnabled };
+      await claimAccountCall(env.db, new Date()); // the one-row table's row, as a worker's first check makes it
+      await recordAccountCheck(env.db, { now: new Date(), outcome: 'ok', problem: null, figures });
+      forgetCachedAccountState(app);
+    };
+    const ses = new FakeSes();
+    const ctx = { ses, gate: undefined, slots: new Slots(1) };
+    try {
+      for (const [status, enabled, reason] of [['SHUTDOWN', true, /^ses_account_shutdown: .*SHUTDOWN/], ['HEALTHY', false, /^ses_sending_disabled: /]] as const) {
+        await account(status, enabled);
+        const who = await person(env.db);
+        const id = await insertAsSite(env.databaseUrl, who.userId);
+        expect(await processVerificationRequest(app, id, ctx)).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(reason) });
+        expect(await requestRow(env.db, id)).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(reason), ses_message_id: null });
+      }
+      expect(ses.calls).toBe(0);
+
+      await account('PROBATION', true);
+      const asked = await person(env.db);
+      const id = await insertAsSite(env.databaseUrl, asked.userId);
+      expect(await processVerificationRequest(app, id, ctx)).toMatchObject({ outcome: 'sent' });
+      expect(ses.accepted.map((mail) => mail.to)).toEqual([asked.email]);
+    } finally {
+      await account('HEALTHY', true);
+      listener = startRequestListener(app, { pollMs: 600_000 });
     }
   });
 });

@@ -2,6 +2,8 @@ import type { App } from '../../app/app.js';
 import { renderTemplate, siteNameFromBaseUrl } from '../../mail/render.js';
 import { sendMessage } from '../../mail/send.js';
 import { classifySesError, describeSesError, type SesSender } from '../../mail/ses-client.js';
+import { cachedAccountState } from '../../ses-account/account-limits.js';
+import { accountSendingStopped } from '../../ses-account/figures.js';
 import type { SendGate } from '../../pace/send-gate.js';
 import type { Slots } from '../../pace/send-slots.js';
 import { replyAddress } from '../reply-secret.js';
@@ -17,7 +19,9 @@ import type { VerificationRequestOutcome } from '../../db/database.js';
  * gate, one of the process's send slots, SendEmail with tags the webhook
  * reads back — and record the outcome. A send SES may take later (429,
  * network, 5xx) gives the row back to be tried again after a pause; after
- * MAX_SEND_ATTEMPTS, or when SES refuses the message, it fails.
+ * MAX_SEND_ATTEMPTS, or when SES refuses the message, it fails; so does a
+ * request made while the recorded SES account state says SES sends nothing
+ * (SHUTDOWN, sending disabled), without calling SES.
  */
 
 export const MAX_SEND_ATTEMPTS = 5;
@@ -42,6 +46,13 @@ export async function processVerificationRequest(app: App, id: string, ctx: Requ
   if (claim.kind === 'finished') {
     app.log.info({ requestId: id, outcome: claim.outcome, reason: claim.reason }, 'verification request processed without a mail');
     return { outcome: claim.outcome, reason: claim.reason };
+  }
+  // SES would refuse every attempt: say so now rather than retry for minutes (the site can tell its user).
+  const stopped = accountSendingStopped((await cachedAccountState(app)).figures);
+  if (stopped !== null) {
+    await finishRequest(app.db, claim.request.id, 'failed', stopped, app.clock());
+    app.log.warn({ requestId: id, reason: stopped }, 'verification request not mailed: the SES account sends nothing');
+    return { outcome: 'failed', reason: stopped };
   }
   return sendRequested(app, claim.request, ctx);
 }
