@@ -121,6 +121,17 @@ describe('POST /admin/api/campaigns/:id/pause|resume|cancel', () => {
   });
 });
 
+describe('campaign page', () => {
+  it('names a person mailed twice (a first attempt SES took after all, found after its resend) beside the outcomes, only when it happened', async () => {
+    const id = await insertFixtureCampaign(env.db, { name: 'twice', tag: 'twice' });
+    const page = async () => (await api('GET', `/admin/campaigns/${id}`, undefined, { authorization: AUTH })).body;
+    expect(await page()).not.toContain('data-count="sentTwice"');
+    const sent = await env.db.selectFrom('campaign_recipients').select('id').where('campaign_id', '=', id).where('status', '=', 'sent').limit(2).execute();
+    await env.db.updateTable('campaign_recipients').set({ late_ses_message_id: 'first-attempt-after-all' }).where('id', 'in', sent.map((row) => row.id)).execute();
+    expect(await page()).toMatch(/<span class="bad">sent twice <b data-count="sentTwice">2<\/b>/);
+  });
+});
+
 describe('address lookup', () => {
   it('shows a bounced address: reason, suppression and the SES event with its diagnostic code, in time order (as `reverify address show --json`)', { timeout: 90_000 }, async () => {
     const address = await addAddress(env.db, { email: 'Bounced.Person@Example.net', verified: true });

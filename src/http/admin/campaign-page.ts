@@ -30,7 +30,7 @@ const body = views.compile(
 <section class="card">
   <h3>Funnel</h3>
   ${FUNNEL_PARTIAL}
-  <div class="outcomes">{{#each outcomes}}<span class="{{#if bad}}bad{{/if}}">{{label}} <b data-count="{{label}}">{{num count}}</b></span>{{/each}}</div>
+  <div class="outcomes">{{#each outcomes}}<span class="{{#if bad}}bad{{/if}}">{{label}} <b data-count="{{key}}">{{num count}}</b></span>{{/each}}</div>
 </section>
 <section class="card figures">
   {{#each figures}}<div class="figure{{#if over}} over{{/if}}" data-figure="{{key}}"><div>{{label}}</div><div class="value">{{value}}</div><div class="limit">{{limit}}</div></div>{{/each}}
@@ -97,6 +97,19 @@ function uncountedBounces(counts: CampaignPageView['summary']['counts']): string
   return parts.length > 0 ? ` · not counted: ${parts.join(', ')}` : '';
 }
 
+const OUTCOMES = ['queued', 'pending', 'waiting', 'unconfirmed', 'bounced', 'complained', 'failed', 'skipped', 'sentTwice'] as const;
+const BAD_OUTCOMES: ReadonlySet<string> = new Set(['unconfirmed', 'bounced', 'complained', 'failed', 'sentTwice']);
+
+/** The counts beside the funnel; `sentTwice` (a first attempt SES took after all, found once its resend had left) is shown only when it happened. */
+function outcomeCounts(counts: CampaignPageView['summary']['counts']) {
+  return OUTCOMES.filter((key) => key !== 'sentTwice' || counts.sentTwice > 0).map((key) => ({
+    key,
+    label: key === 'sentTwice' ? 'sent twice' : key,
+    count: counts[key],
+    bad: BAD_OUTCOMES.has(key) && counts[key] > 0,
+  }));
+}
+
 /** Renders campaign `view.summary`'s page. */
 export function renderCampaignPage(view: CampaignPageView, boardPath = '/admin/queues'): string {
   const s = view.summary;
@@ -109,11 +122,7 @@ export function renderCampaignPage(view: CampaignPageView, boardPath = '/admin/q
     canResume: s.status === 'paused',
     canCancel: s.status !== 'cancelled' && s.status !== 'completed',
     funnel: funnelRows(s.counts),
-    outcomes: (['queued', 'pending', 'waiting', 'unconfirmed', 'bounced', 'complained', 'failed', 'skipped'] as const).map((label) => ({
-      label,
-      count: s.counts[label],
-      bad: ['unconfirmed', 'bounced', 'complained', 'failed'].includes(label) && s.counts[label] > 0,
-    })),
+    outcomes: outcomeCounts(s.counts),
     figures: figures(view),
     activity: view.activity,
     chart: renderActivityChart(view.activity),
