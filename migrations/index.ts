@@ -11,6 +11,7 @@ import * as sesAccount from './0010_ses_account.js';
 import * as verificationRequests from './0011_verification_requests.js';
 import * as stopLinksAndPolicy from './0012_stop_links_and_policy.js';
 import * as sweepLateRevocations from './0014_sweep_late_revocations.js';
+import * as planningIndexes from './0015_planning_indexes.js';
 
 /**
  * Every migration, in order. A static list (rather than a directory scan)
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0011_verification_requests': verificationRequests,
   '0012_stop_links_and_policy': stopLinksAndPolicy,
   '0014_sweep_late_revocations': sweepLateRevocations,
+  '0015_planning_indexes': planningIndexes,
 };

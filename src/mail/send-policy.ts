@@ -89,3 +89,19 @@ export function userComplainedSql(userId: Expression<string>): RawBuilder<boolea
   return sql<boolean>`EXISTS (SELECT 1 FROM emails c WHERE c.user_id = ${userId} AND (c.unverify_reason = 'complaint'
     OR EXISTS (SELECT 1 FROM suppressions cs WHERE cs.email = lower(c.email) AND cs.reason IN ('complaint', 'recipient_request'))))`;
 }
+
+/**
+ * SQL: every user with an address unverified for a complaint or suppressed
+ * for a complaint or the recipient's stop — the people userComplainedSql
+ * finds, as one set. For walks over many people (planning, the preview's
+ * breakdown): read once a statement from two small partial indexes
+ * (migration 0015) and probed as a hash, instead of reading every address of
+ * every person. `fromUserId`: only users after it (a keyset walk's cursor).
+ */
+export function complainedUsersSql(fromUserId?: string | null): RawBuilder<string> {
+  const after = fromUserId === undefined || fromUserId === null ? sql`` : sql` AND c.user_id > ${fromUserId}::bigint`;
+  return sql<string>`SELECT c.user_id FROM emails c WHERE c.unverify_reason = 'complaint'${after}
+    UNION ALL
+    SELECT c.user_id FROM suppressions cs JOIN emails c ON lower(c.email) = cs.email
+    WHERE cs.reason IN ('complaint', 'recipient_request')${after}`;
+}

@@ -31,6 +31,7 @@ beforeAll(async () => {
     { username: 'trap-no-primary', noPrimary: true },
     { username: 'trap-already-mailed' },
     { username: 'trap-complained-elsewhere' },
+    { username: 'trap-stopped-elsewhere' },
   ]);
   // Their primary looks eligible, but another of their addresses complained:
   // a complaint is never answered by mailing another address of the person.
@@ -38,6 +39,9 @@ beforeAll(async () => {
     .insertInto('emails')
     .values({ user_id: ids.get('trap-complained-elsewhere')!, email: 'old-complained@example.net', unverify_reason: 'complaint' })
     .execute();
+  // The same when another address of theirs asked to stop (a suppression, the address itself left as it was).
+  await env.db.insertInto('emails').values({ user_id: ids.get('trap-stopped-elsewhere')!, email: 'Old-Stopped@Example.net' }).execute();
+  await env.db.insertInto('suppressions').values({ email: 'old-stopped@example.net', reason: 'recipient_request' }).execute();
   campaignId = (await insertCampaign(env.db, campaignInput, now)).id;
   otherCampaignId = (await insertCampaign(env.db, { ...campaignInput, name: 'other' }, now)).id;
   for (const [campaign, username] of [[campaignId, 'trap-already-mailed'], [otherCampaignId, 'ok-in-other-campaign']] as const) {
@@ -64,7 +68,7 @@ describe('segment unverified-role-holders', () => {
       has_unverify_reason: 3,
       no_role: 1,
       suppressed: 1,
-      complained_other_address: 1,
+      complained_other_address: 2,
       no_primary_address: 1,
       already_mailed: 1,
     });

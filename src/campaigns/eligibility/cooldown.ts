@@ -16,6 +16,8 @@ export interface CooldownRule {
   readonly days?: number | null;
   /** Undefined: the statement's now(). */
   readonly now?: Date;
+  /** Only people after this user id are asked about (a keyset walk's cursor): bounds the probe's index range. */
+  readonly afterUserId?: string | null;
 }
 
 /**
@@ -29,10 +31,12 @@ export function mailedWithinCooldown(parts: {
   campaignId: RawBuilder<unknown>;
   days: RawBuilder<unknown>;
   now: RawBuilder<unknown>;
+  afterUserId?: string | null;
 }): RawBuilder<boolean> {
+  const after = parts.afterUserId === undefined || parts.afterUserId === null ? sql`` : sql` AND m.user_id > ${parts.afterUserId}::bigint`;
   return sql<boolean>`EXISTS (
     SELECT 1 FROM campaign_recipients m
-    WHERE m.user_id = ${parts.userId}
+    WHERE m.user_id = ${parts.userId}${after}
       AND (m.sent_at IS NOT NULL OR m.status IN ('sending', 'unconfirmed'))
       AND COALESCE(m.sent_at, m.sending_at) > ${parts.now} - make_interval(days => ${parts.days})
       AND m.campaign_id <> ${parts.campaignId})`;
@@ -42,5 +46,5 @@ export function mailedWithinCooldown(parts: {
 export function campaignCooldownCheck(userId: RawBuilder<unknown>, campaignId: string, rule: CooldownRule = {}): RawBuilder<boolean> {
   const days = rule.days === undefined ? sql`(SELECT c.cooldown_days FROM campaigns c WHERE c.id = ${campaignId}::bigint)` : sql`${rule.days}::int`;
   const now = rule.now === undefined ? sql`now()` : sql`${rule.now}::timestamptz`;
-  return mailedWithinCooldown({ userId, campaignId: sql`${campaignId}::bigint`, days, now });
+  return mailedWithinCooldown({ userId, campaignId: sql`${campaignId}::bigint`, days, now, afterUserId: rule.afterUserId });
 }

@@ -2,7 +2,7 @@ import { sql, type Kysely, type QueryCreator } from 'kysely';
 import { hasVerifiedSecondarySql } from '../../accounts/promote-secondaries.js';
 import type { Database } from '../../db/database.js';
 import { campaignCooldownCheck, type CooldownRule } from './cooldown.js';
-import { userComplainedSql } from '../../mail/send-policy.js';
+import { complainedUsersSql } from '../../mail/send-policy.js';
 
 /**
  * The segment `unverified-role-holders`: active, non-temporary users whose
@@ -11,9 +11,12 @@ import { userComplainedSql } from '../../mail/send-policy.js';
  * (a complaint is never answered by mailing another address), who are not yet in this
  * campaign's ledger, and whom no other campaign mailed within the campaign's
  * cooldown (./cooldown.ts). One set-based query: it walks
- * emails_unverified_primary_idx in user order (so keyset pagination by user id
- * is an index range scan) and probes users, roles, suppressions and the ledger
- * by their unique indexes (the cooldown by campaign_recipients_mailed_idx). The same rule is checked again per send, on the
+ * emails_unverified_primary_idx in user order, reading the index alone (it
+ * carries the address; keyset pagination by user id is an index range scan),
+ * probes users, roles, suppressions and the ledger by their unique indexes
+ * (the cooldown by campaign_recipients_mailed_idx), and checks complaints
+ * against the set of people who complained, read once a statement
+ * (complainedUsersSql). The same rule is checked again per send, on the
  * facts as they are then (./recipient-facts.ts, ineligibilityReason).
  */
 
@@ -31,34 +34,43 @@ export function isSegmentName(name: string): name is SegmentName {
  * campaign's own unless `cooldown` says otherwise (a dry run has no campaign).
  */
 export function segmentQuery(qc: QueryCreator<Database>, campaignId: string, afterUserId?: string | null, cooldown: CooldownRule = {}) {
-  let query = qc
+  const cursor = afterUserId ?? null;
+  // Every probe by person repeats the cursor: the keyset bound then also
+  // bounds a merge join's walk of that index, which would otherwise start at
+  // the first user for every batch (planning would grow with the square of
+  // the users).
+  const after = (column: string) => (cursor === null ? sql<boolean>`TRUE` : sql<boolean>`${sql.ref(column)} > ${cursor}::bigint`);
+  return qc
     .selectFrom('emails as e')
     .innerJoin('users as u', 'u.id', 'e.user_id')
     .select(['e.user_id', 'e.id as email_id', 'e.email'])
     .where('e.is_primary', '=', true)
     .where('e.verified', '=', false)
     .where('e.unverify_reason', 'is', null)
+    .where(after('e.user_id'))
+    .where(after('u.id'))
     .where('u.is_active', '=', true)
     .where('u.is_temporary', '=', false)
-    .where(({ exists, selectFrom }) => exists(selectFrom('roles as r').select(sql.lit(1).as('one')).whereRef('r.user_id', '=', 'e.user_id')))
+    .where(({ exists, selectFrom }) =>
+      exists(selectFrom('roles as r').select(sql.lit(1).as('one')).whereRef('r.user_id', '=', 'e.user_id').where(after('r.user_id'))),
+    )
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('suppressions as s').select(sql.lit(1).as('one')).where('s.email', '=', sql<string>`lower(e.email)`))),
     )
     // A complaint or a stop from any of the person's addresses: none of them is asked again.
-    .where(sql<boolean>`NOT ${userComplainedSql(sql.ref('e.user_id'))}`)
+    .where(sql<boolean>`e.user_id NOT IN (${complainedUsersSql(cursor)})`)
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
           selectFrom('campaign_recipients as cr')
             .select(sql.lit(1).as('one'))
             .whereRef('cr.user_id', '=', 'e.user_id')
+            .where(after('cr.user_id'))
             .where(ledgerCampaignIs(campaignId)),
         ),
       ),
     )
-    .where(({ not }) => not(campaignCooldownCheck(sql.ref('e.user_id'), campaignId, cooldown)));
-  if (afterUserId !== undefined && afterUserId !== null) query = query.where('e.user_id', '>', afterUserId);
-  return query;
+    .where(({ not }) => not(campaignCooldownCheck(sql.ref('e.user_id'), campaignId, { ...cooldown, afterUserId: cursor })));
 }
 
 /**
@@ -125,7 +137,7 @@ export async function segmentBreakdown(
         WHEN e.unverify_reason IS NOT NULL THEN 'has_unverify_reason'
         WHEN NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id) THEN 'no_role'
         WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.email = lower(e.email)) THEN 'suppressed'
-        WHEN ${userComplainedSql(sql.ref('u.id'))} THEN 'complained_other_address'
+        WHEN u.id IN (${complainedUsersSql()}) THEN 'complained_other_address'
         WHEN EXISTS (SELECT 1 FROM campaign_recipients cr WHERE cr.user_id = u.id AND ${ledgerCampaignIs(ledgerCampaign)})
           THEN 'already_mailed'
         WHEN ${campaignCooldownCheck(sql.ref('u.id'), ledgerCampaign, cooldown)} THEN 'recently_mailed'
