@@ -44,12 +44,19 @@ const PRIOR_DAYS = process.env.BENCH_CAMPAIGN_PRIOR_DAYS === undefined ? undefin
 const UNLIMITED_RATE = 10_000;
 /** Sending rounds: each contender three times (bare-tuned twice), positions spread. */
 const DEFAULT_ORDER = 'bare,queue,queue-pg,bare-tuned,queue-pg,queue,bare,bare-tuned,queue,queue-pg,bare';
-const DATABASE = 'rv_bench_campaign';
-const PREFIX = '{rv-bench-campaign}';
+/** BENCH_CAMPAIGN_DATABASE: another scratch database (and queue prefix), so two runs (e.g. 1M and 10M) can go side by side. */
+const DATABASE = process.env.BENCH_CAMPAIGN_DATABASE ?? 'rv_bench_campaign';
+const PREFIX = `{${DATABASE.replace(/_/g, '-')}}`;
+/**
+ * BENCH_CAMPAIGN_KEEP_SEED=1: keep the scratch database after the run, and
+ * reuse it (migrated, its campaigns removed) when it already holds the seed of
+ * this many users: a 10,000,000-user seed takes ~20 minutes on 2 cores.
+ */
+const KEEP_SEED = process.env.BENCH_CAMPAIGN_KEEP_SEED === '1';
 const number = new Intl.NumberFormat('en-US');
 
 export async function run(): Promise<BenchResult[]> {
-  const scratch = await createScratchDatabase(DATABASE);
+  const scratch = await createScratchDatabase(DATABASE, { keep: KEEP_SEED });
   const ses = await spawnLocalSes();
   const config = loadConfig({
     DATABASE_URL: scratch.url,
@@ -63,10 +70,7 @@ export async function run(): Promise<BenchResult[]> {
   const app = createApp(config);
   try {
     await clearQueues(app);
-    const seedStarted = Date.now();
-    await seedDatabase(app.db, { users: USERS, temporaryAccounts: 0, profile: PROFILES['pypi-2018']!, seed: 7, now: new Date() });
-    await sql`VACUUM ANALYZE`.execute(app.db);
-    console.error(`[bench] campaign: seeded ${number.format(USERS)} users in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    await seedOnce(app.db, scratch.kept);
     const results: BenchResult[] = [];
     if (PARTS.includes('planning')) results.push(await planningBench(app));
     if (PARTS.includes('sending')) results.push(...(await sendingBench(app, ses.endpoint, benchParts(ses.pid))));
@@ -79,6 +83,21 @@ export async function run(): Promise<BenchResult[]> {
     ses.stop();
     await scratch.drop();
   }
+}
+
+/** Seeds the users, unless a kept database already holds them (then only its campaigns from an earlier run go). */
+async function seedOnce(db: Db, kept: boolean): Promise<void> {
+  if (kept && Number((await sql<{ n: string }>`SELECT count(*) AS n FROM users`.execute(db)).rows[0]!.n) === USERS) {
+    await sql`TRUNCATE campaign_recipients, campaigns CASCADE`.execute(db);
+    await sql`VACUUM ANALYZE`.execute(db);
+    console.error(`[bench] campaign: reusing the kept seed of ${number.format(USERS)} users`);
+    return;
+  }
+  if (kept) await sql`TRUNCATE users CASCADE`.execute(db);
+  const seedStarted = Date.now();
+  await seedDatabase(db, { users: USERS, temporaryAccounts: 0, profile: PROFILES['pypi-2018']!, seed: 7, now: new Date() });
+  await sql`VACUUM ANALYZE`.execute(db);
+  console.error(`[bench] campaign: seeded ${number.format(USERS)} users in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
 }
 
 async function planningBench(app: App): Promise<BenchResult> {

@@ -12,21 +12,39 @@ export function databaseUrl(database: string): string {
   return url.toString();
 }
 
-/** Creates (replacing) a migrated scratch database and returns a handle on it. */
-export async function createScratchDatabase(database: string): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
-  await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await adminQuery(`CREATE DATABASE ${database}`);
+/**
+ * Creates (replacing) a migrated scratch database and returns a handle on it.
+ * `keep`: an existing one is kept (migrated to the latest schema) and not
+ * dropped at the end, so a large seed can serve several runs.
+ */
+export async function createScratchDatabase(database: string, options: { keep?: boolean } = {}): Promise<{ url: string; db: Db; kept: boolean; drop(): Promise<void> }> {
+  const kept = options.keep === true && (await databaseExists(database));
+  if (!kept) {
+    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await adminQuery(`CREATE DATABASE ${database}`);
+  }
   const url = databaseUrl(database);
   const db = createDb(url, { max: 8 });
   await migrateToLatest(db);
   return {
     url,
     db,
+    kept,
     async drop() {
       await db.destroy();
-      await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      if (options.keep !== true) await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     },
   };
+}
+
+async function databaseExists(database: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
 }
 
 /** Runs one statement on the admin database. */
