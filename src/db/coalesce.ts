@@ -48,6 +48,11 @@ export class Coalescer<In, Out> {
     private readonly options: CoalescerOptions<In>,
   ) {}
 
+  /** Requests waiting for a batch (not counting those of the batches running). */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   submit(input: In): Promise<Out> {
     const output = new Promise<Out>((resolve, reject) => this.waiting.push({ input, resolve, reject }));
     this.schedulePump();
@@ -92,12 +97,12 @@ export class Coalescer<In, Out> {
     if (!keysOf) return this.waiting.splice(0, maxBatch);
     const batch: Array<Waiting<In, Out>> = [];
     const later: Array<Waiting<In, Out>> = [];
-    const taken = new Set<string>();
+    const seen = new Set<string>();
     for (const entry of this.waiting) {
       const keys = keysOf(entry.input);
-      if (batch.length < maxBatch && !keys.some((key) => taken.has(key))) batch.push(entry);
+      if (batch.length < maxBatch && !keys.some((key) => seen.has(key))) batch.push(entry);
       else later.push(entry);
-      for (const key of keys) taken.add(key);
+      for (const key of keys) seen.add(key);
     }
     this.waiting = later;
     return batch;

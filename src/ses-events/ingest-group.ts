@@ -29,12 +29,17 @@ import { TRANSITIONS } from './state-machine.js';
  */
 
 /** Groups in flight at once: each holds one pooled connection for its four round trips. */
-const GROUPS_IN_FLIGHT = Number(process.env.REVERIFY_WEBHOOK_GROUPS ?? 3);
+export const GROUPS_IN_FLIGHT = Number(process.env.REVERIFY_WEBHOOK_GROUPS ?? 3);
 const MAX_GROUP = 64;
 
 /** Stores one verified notification together with those arriving at the same time; its result once its group has committed. */
 export function ingestTogether(db: Kysely<Database>, input: NotificationInput): Promise<IngestResult> {
   return groups(db).submit(input);
+}
+
+/** Notifications of this process waiting for a group (those of the groups running not counted). */
+export function waitingToIngest(db: Kysely<Database>): number {
+  return groups(db).waitingCount;
 }
 
 const groups = coalescerPer(
