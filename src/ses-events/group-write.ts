@@ -50,7 +50,11 @@ export async function writeGroup(trx: Kysely<Database>, events: readonly Planned
       ON CONFLICT ON CONSTRAINT email_events_sns_message_id_key DO NOTHING
       RETURNING id, sns_message_id, campaign_id, campaign_recipient_id
     ),
-    written AS MATERIALIZED (SELECT t.*, ev.id AS event_id FROM t JOIN ev ON ev.sns_message_id = t.sns_message_id),
+    written AS MATERIALIZED (
+      SELECT t.ord, t.row_id, t.tag_recipient_id, t.ses_message_id, t.attempt, t.effect, t.sub_type, t.ledger_at, t.ledger_sent_at, t.failed_reason,
+        t.occurred_at, ev.id AS event_id
+      FROM t JOIN ev ON ev.sns_message_id = t.sns_message_id
+    ),
     ledger AS (${groupLedgerUpdate()}),
     second_message AS (${groupLedgerSecondMessage()}),
     ${addressWrites(events)},

@@ -12,6 +12,11 @@ import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type D
  * address changes the state machine decides, suppressions, the campaign
  * ledger and an audit row for every unverification. Either all of it commits
  * or none of it does; the webhook answers 2xx only after the commit.
+ *
+ * The webhook stores concurrent notifications in groups (ingest-group.ts,
+ * group-write.ts), built from the lock, the decisions and the audit rows
+ * here. This one-event transaction stays as the reference the group write is
+ * tested against and as the limit the webhook benchmark measures.
  */
 
 export interface NotificationInput {
