@@ -28,8 +28,13 @@ import { TRANSITIONS } from './state-machine.js';
  * unstorable); on a database outage every request gets the error (503).
  */
 
-/** Groups in flight at once: each holds one pooled connection for its four round trips. */
-export const GROUPS_IN_FLIGHT = Number(process.env.REVERIFY_WEBHOOK_GROUPS ?? 3);
+/**
+ * Groups in flight at once, each on one pooled connection for its four round
+ * trips; notifications arriving meanwhile wait for the next group. 2 and 3
+ * measured alike in the webhook benchmark (bench/RESULTS.md, issue 27); 2
+ * gives larger groups (fewer commits) and holds fewer connections.
+ */
+export const GROUPS_IN_FLIGHT = 2;
 const MAX_GROUP = 64;
 
 /** Stores one verified notification together with those arriving at the same time; its result once its group has committed. */
