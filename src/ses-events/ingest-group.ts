@@ -21,8 +21,11 @@ import { TRANSITIONS } from './state-machine.js';
  *
  * Events that share an address, an SNS MessageId, an SES message id or a
  * recipient tag never share a group: the later one waits for a later group,
- * in arrival order, whose lock waits for the earlier group's commit and whose
- * history read then sees it, exactly as two transactions of one event each.
+ * in arrival order. The address's row lock then serialises the two groups as
+ * it serialises two one-event transactions, and the history read after the
+ * lock sees what the other committed (two groups can run at once, so which
+ * one takes the lock first is not fixed, as it is not for two requests
+ * today, or two webhook processes).
  * A group that fails on a data error is run again one event at a time, so
  * only the event the database refuses fails (the webhook records it as
  * unstorable); on a database outage every request gets the error (503).
