@@ -22,9 +22,11 @@ import type { BenchResult } from './types.js';
  * to the webhook server running as its own process, next to the same ingest
  * transaction called directly from a pg pool of the same size at the same
  * concurrency on a second, identical set of addresses. The two alternate in
- * ROUNDS rounds of the same run. The difference is what HTTP, parsing and
- * signature verification cost. The signing certificate starts absent from the
- * cache and is "downloaded" from a fetch that counts.
+ * ROUNDS rounds of the same run. The webhook ingests concurrent notifications
+ * in groups (src/ses-events/ingest-group.ts); the direct contender stays one
+ * transaction per event (ingestNotification), the limit of issue 27. The
+ * signing certificate starts absent from the cache and is "downloaded" from a
+ * fetch that counts.
  */
 
 const NOTIFICATIONS = Number(process.env.BENCH_WEBHOOK_NOTIFICATIONS ?? 20_000);
@@ -120,22 +122,24 @@ export async function run(): Promise<BenchResult[]> {
     }
 
     const ratio = webhookFigures.rate / directFigures.rate;
+    const p99Ratio = webhookFigures.p99 / directFigures.p99;
     const extraFetches = Math.max(0, fetchCount - 1);
     return [
       {
         name: `webhook throughput, ${NOTIFICATIONS.toLocaleString('en')} signed notifications, concurrency ${CONCURRENCY}`,
         figure: `${webhookFigures.rate.toFixed(0)} notifications/s`,
-        limit: `≥ 60% of the same transaction direct from a pg pool (${directFigures.rate.toFixed(0)}/s); higher ratio is better`,
+        limit: `≥ 1.0 of the same per-event transaction direct from a pg pool (${directFigures.rate.toFixed(0)}/s); higher ratio is better`,
         ratio,
-        pass: ratio >= 0.6,
+        pass: ratio >= 1.0,
         notes: `direct p50 ${directFigures.p50.toFixed(1)} ms, p99 ${directFigures.p99.toFixed(1)} ms; ${ROUNDS} alternating rounds; pool ${POOL_SIZE} connections both ways; mix 60% delivery, 15% transient, 10% permanent bounce, 10% send, 5% complaint over ${ADDRESSES.toLocaleString('en')} addresses; v1 and v2 signatures alternate`,
       },
       {
         name: 'webhook latency',
         figure: `p99 ${webhookFigures.p99.toFixed(1)} ms (p50 ${webhookFigures.p50.toFixed(1)} ms)`,
-        limit: `p99 < 50 ms (the direct transaction alone: p99 ${directFigures.p99.toFixed(1)} ms, p50 ${directFigures.p50.toFixed(1)} ms)`,
-        ratio: webhookFigures.p99 / 50,
-        pass: webhookFigures.p99 < 50,
+        // An absolute p99 moves with the machine's load; the ratio to the direct transaction's, measured alongside, does not.
+        limit: `p99 ≤ 1.2 × the direct transaction's (p99 ${directFigures.p99.toFixed(1)} ms, p50 ${directFigures.p50.toFixed(1)} ms)`,
+        ratio: p99Ratio,
+        pass: p99Ratio <= 1.2,
       },
       {
         name: 'certificate fetches after the first',

@@ -11,11 +11,24 @@
  * batch function must therefore be all-or-nothing: one statement, or one
  * transaction.
  */
-export interface CoalescerOptions {
+export interface CoalescerOptions<In = unknown> {
   /** Most requests in one batch statement. */
   maxBatch: number;
   /** Batches running at once; more requests wait for the next one. */
   maxInFlight: number;
+  /**
+   * Keys no two requests of one batch may share (an address, a message id).
+   * A request sharing a key with one taken into the batch waits for a later
+   * batch, and so does every later request sharing a key with a waiting one:
+   * requests with a key in common go in arrival order. None by default.
+   */
+  keysOf?: (input: In) => readonly string[];
+  /**
+   * Whether a failed batch is tried again one request at a time (by default
+   * always). When not (a database outage, where each request alone would
+   * fail the same way, only later), every request gets the batch's error.
+   */
+  retryAlone?: (error: unknown) => boolean;
 }
 
 interface Waiting<In, Out> {
@@ -25,15 +38,20 @@ interface Waiting<In, Out> {
 }
 
 export class Coalescer<In, Out> {
-  private readonly waiting: Array<Waiting<In, Out>> = [];
+  private waiting: Array<Waiting<In, Out>> = [];
   private inFlight = 0;
   private scheduled = false;
 
   /** `runBatch` returns one output per input, in the order of the inputs. */
   constructor(
     private readonly runBatch: (inputs: In[]) => Promise<Out[]>,
-    private readonly options: CoalescerOptions,
+    private readonly options: CoalescerOptions<In>,
   ) {}
+
+  /** Requests waiting for a batch (not counting those of the batches running). */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
 
   submit(input: In): Promise<Out> {
     const output = new Promise<Out>((resolve, reject) => this.waiting.push({ input, resolve, reject }));
@@ -64,7 +82,7 @@ export class Coalescer<In, Out> {
 
   private pump(): void {
     while (this.inFlight < this.options.maxInFlight && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.options.maxBatch);
+      const batch = this.takeBatch();
       this.inFlight += 1;
       void this.settle(batch).finally(() => {
         this.inFlight -= 1;
@@ -73,13 +91,30 @@ export class Coalescer<In, Out> {
     }
   }
 
+  /** The next batch: the oldest requests, leaving for later those that share a key with an earlier one (see keysOf). */
+  private takeBatch(): Array<Waiting<In, Out>> {
+    const { keysOf, maxBatch } = this.options;
+    if (!keysOf) return this.waiting.splice(0, maxBatch);
+    const batch: Array<Waiting<In, Out>> = [];
+    const later: Array<Waiting<In, Out>> = [];
+    const seen = new Set<string>();
+    for (const entry of this.waiting) {
+      const keys = keysOf(entry.input);
+      if (batch.length < maxBatch && !keys.some((key) => seen.has(key))) batch.push(entry);
+      else later.push(entry);
+      for (const key of keys) seen.add(key);
+    }
+    this.waiting = later;
+    return batch;
+  }
+
   private async settle(batch: Array<Waiting<In, Out>>): Promise<void> {
     try {
       const outputs = await this.run(batch.map((entry) => entry.input));
       batch.forEach((entry, i) => entry.resolve(outputs[i] as Out));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      if (batch.length === 1 || this.options.retryAlone?.(error) === false) {
+        for (const entry of batch) entry.reject(error);
         return;
       }
       // Nothing of the batch was written: each request is tried on its own.

@@ -12,6 +12,11 @@ import { decide, TRANSITIONS, type AddressEventKind, type AddressOutcome, type D
  * address changes the state machine decides, suppressions, the campaign
  * ledger and an audit row for every unverification. Either all of it commits
  * or none of it does; the webhook answers 2xx only after the commit.
+ *
+ * The webhook stores concurrent notifications in groups (ingest-group.ts,
+ * group-write.ts), built from the lock, the decisions and the audit rows
+ * here. This one-event transaction stays as the reference the group write is
+ * tested against and as the limit the webhook benchmark measures.
  */
 
 export interface NotificationInput {
@@ -31,7 +36,8 @@ export interface IngestResult {
   readonly unverified: ReadonlyArray<{ emailId: string; reason: UnverifyReason }>;
 }
 
-const RETRYABLE = new Set(['40001', '40P01']);
+/** Deadlock and serialization failure: the transaction is tried again. */
+export const RETRYABLE = new Set(['40001', '40P01']);
 
 /** Runs the ingest transaction, retrying a deadlock or serialization failure a few times. */
 export async function ingestNotification(db: Kysely<Database>, input: NotificationInput): Promise<IngestResult> {
@@ -50,7 +56,7 @@ export async function ingestNotification(db: Kysely<Database>, input: Notificati
   }
 }
 
-interface LockedEmail {
+export interface LockedEmail {
   id: string;
   user_id: string;
   email: string;
@@ -64,19 +70,19 @@ interface LockedEmail {
 }
 
 /** One known recipient and what the state machine decided for it. */
-interface Decided {
+export interface Decided {
   readonly row: LockedEmail;
   readonly decision: Decision;
 }
 
-interface Audit {
+export interface Audit {
   readonly userId: string;
   readonly emailId: string;
   readonly reason: UnverifyReason;
   readonly details: Record<string, unknown>;
 }
 
-interface WrittenEvent {
+export interface WrittenEvent {
   id: string;
   campaign_id: string | null;
   campaign_recipient_id: string | null;
@@ -106,7 +112,7 @@ async function applyNotification(trx: Kysely<Database>, input: NotificationInput
 }
 
 /** The state machine's decision for every known recipient, and the event's outcome (its parts sorted and joined by ','). */
-function decideAll(input: NotificationInput, locked: readonly LockedEmail[]): { outcome: string; decided: Decided[] } {
+export function decideAll(input: NotificationInput, locked: readonly LockedEmail[]): { outcome: string; decided: Decided[] } {
   const { event } = input;
   const rule = TRANSITIONS[event.kind];
   const found = new Map(locked.map((row) => [row.lower_email, row]));
@@ -131,7 +137,7 @@ function decideAll(input: NotificationInput, locked: readonly LockedEmail[]): { 
 }
 
 /** The audit rows saying why an address was unverified. */
-function auditsOf(input: NotificationInput, decided: readonly Decided[]): Audit[] {
+export function auditsOf(input: NotificationInput, decided: readonly Decided[]): Audit[] {
   return decided
     .filter(({ decision }) => decision.unverifiedWith !== null)
     .map(({ row, decision }) => ({
@@ -158,7 +164,7 @@ function auditsOf(input: NotificationInput, decided: readonly Decided[]): Audit[
  * address committed while this one waited for the lock (a sub-select would
  * read with the statement's older snapshot and miss it).
  */
-async function lockEmails(trx: Kysely<Database>, recipients: readonly string[]): Promise<LockedEmail[]> {
+export async function lockEmails(trx: Kysely<Database>, recipients: readonly string[]): Promise<LockedEmail[]> {
   if (recipients.length === 0) return [];
   const { rows } = await sql<Omit<LockedEmail, 'history'> & { history: Array<{ sesMessageId: string; kind: string; outcome: string; occurredAt: string | null }> }>`
     WITH locked AS MATERIALIZED (

@@ -1,5 +1,6 @@
 import { addressesUnverifiedTotal, sesEventsTotal } from '../metrics.js';
-import { ingestNotification, type IngestResult } from './ingest.js';
+import type { IngestResult } from './ingest.js';
+import { ingestTogether } from './ingest-group.js';
 import { parseSesEvent, type SesEvent } from './ses-payload.js';
 import { parseSnsTimestamp, type SnsMessage } from './sns-message.js';
 import { recordUnstorable } from './subscription.js';
@@ -7,8 +8,9 @@ import type { WebhookContext, WebhookReply } from './webhook-reply.js';
 
 /**
  * The webhook's step for a verified Notification: apply the SES event it
- * carries, then tell the campaigns' reputation guard about a bounce or
- * complaint. The answer is 2xx only once the event is committed.
+ * carries (together with those arriving at the same time: ingest-group.ts),
+ * then tell the campaigns' reputation guard about a bounce or complaint. The
+ * answer is 2xx only once the event is committed.
  */
 
 /** Applies the SES event of a verified Notification and answers for it. */
@@ -18,7 +20,7 @@ export async function applySesNotification(ctx: WebhookContext, message: SnsMess
   const event = { ...parsed, occurredAt: parsed.occurredAt ?? parseSnsTimestamp(message.Timestamp) };
   let result;
   try {
-    result = await ingestNotification(ctx.db, {
+    result = await ingestTogether(ctx.db, {
       snsMessageId: message.MessageId,
       topicArn: message.TopicArn,
       event,
