@@ -12,6 +12,7 @@ import * as verificationRequests from './0011_verification_requests.js';
 import * as stopLinksAndPolicy from './0012_stop_links_and_policy.js';
 import * as sweepLateRevocations from './0014_sweep_late_revocations.js';
 import * as planningIndexes from './0015_planning_indexes.js';
+import * as ledgerAddressKeyOnly from './0016_ledger_address_key_only.js';
 
 /**
  * Every migration, in order. A static list (rather than a directory scan)
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0012_stop_links_and_policy': stopLinksAndPolicy,
   '0014_sweep_late_revocations': sweepLateRevocations,
   '0015_planning_indexes': planningIndexes,
+  '0016_ledger_address_key_only': ledgerAddressKeyOnly,
 };

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import * as tokenChecksOnAddressOnly from '../../migrations/0008_token_checks_on_address_only.js';
+import * as ledgerAddressKeyOnly from '../../migrations/0016_ledger_address_key_only.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { createDb } from '../../src/db/connect.js';
 import { useTestEnv } from '../helpers/env.js';
@@ -105,6 +106,42 @@ describe('migrations', () => {
     const indexes = await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE tablename = 'campaign_recipients' AND indexdef LIKE '%(user_id%' AND indexname <> 'campaign_recipients_mailed_idx'`.execute(env.db);
     expect(indexes.rows.map((index) => index.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX campaign_recipients_user_campaign_key .*\(user_id, campaign_id\)/)]);
   });
+  it('tie a ledger row to its person through its address: it goes with its address or its user, and undoing 0016 restores the user key', async () => {
+    const ledgerKeys = async () =>
+      (
+        await sql<{ conname: string }>`SELECT conname FROM pg_constraint WHERE conrelid = 'campaign_recipients'::regclass AND contype = 'f' ORDER BY conname`.execute(env.db)
+      ).rows.map((row) => row.conname);
+    const campaign = await env.db
+      .insertInto('campaigns')
+      .values({ name: 'ledger keys', template: 'reverify-email', segment: 'unverified-role-holders', per_day: 10, schedule: '0 0 * * *', starts_at: new Date(), status: 'draft' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const personWithRow = async (name: string) => {
+      const { id: userId } = await newUser(name);
+      const email = await env.db.insertInto('emails').values({ user_id: userId, email: `${name}@example.org`, is_primary: true }).returning('id').executeTakeFirstOrThrow();
+      const row = await env.db
+        .insertInto('campaign_recipients')
+        .values({ campaign_id: campaign.id, user_id: userId, email_id: email.id, email: `${name}@example.org`, status: 'pending' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { userId, emailId: email.id, rowId: row.id };
+    };
+    const rowExists = async (id: string) => (await env.db.selectFrom('campaign_recipients').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+
+    expect(await ledgerKeys()).toEqual(['campaign_recipients_campaign_id_fkey', 'campaign_recipients_email_id_fkey']);
+    const byAddress = await personWithRow('ledger-address');
+    await env.db.deleteFrom('emails').where('id', '=', byAddress.emailId).execute();
+    expect(await rowExists(byAddress.rowId)).toBe(false);
+    // The user goes: their addresses go, and their ledger rows (and the address text they hold) with them.
+    const byUser = await personWithRow('ledger-user');
+    await env.db.deleteFrom('users').where('id', '=', byUser.userId).execute();
+    expect(await rowExists(byUser.rowId)).toBe(false);
+
+    await ledgerAddressKeyOnly.down(env.db as never);
+    expect(await ledgerKeys()).toEqual(['campaign_recipients_campaign_id_fkey', 'campaign_recipients_email_id_fkey', 'campaign_recipients_user_id_fkey']);
+    await ledgerAddressKeyOnly.up(env.db as never);
+  });
+
   it('tie a verification token to its address alone: it goes with its address or its user, and undoing 0008 restores the other keys', async () => {
     const tokenKeys = async () =>
       (
