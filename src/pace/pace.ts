@@ -18,8 +18,10 @@ import { QUEUE_NAMES } from '../queue/names.js';
  * 4. The send gate (send-gate.ts) then gives each row its own send time
  *    from a pace shared through the queue store; a row is claimed
  *    CLAIM_LEAD_MS before its time, and a send more than LATE_SEND_MS past
- *    its time trades it for a new one. A store that does not answer within
- *    GATE_ANSWER_TIMEOUT_MS leaves the job paced from now.
+ *    its time trades it for a new one. A process whose store answers are too
+ *    slow to know the store's clock within PACE_MARGIN_MS leaves a gap after
+ *    its times. A store that does not answer within GATE_ANSWER_TIMEOUT_MS
+ *    leaves the job paced from now.
  * 5. One process has at most SEND_SLOTS SendEmail calls in flight
  *    (send-slots.ts), runs `sendJobConcurrency` send jobs at once and holds
  *    at most MAX_CLAIMED_ROWS claimed rows (what a killed process can leave
@@ -40,6 +42,13 @@ type Rate = Pick<Config, 'SES_MAX_SEND_RATE'>;
  * at 50/s), and a campaign still goes at about 97% of the quota.
  */
 export const SEND_PACE_SLACK = 1.03;
+
+/**
+ * What the slack leaves over a sliding second: `rate` intervals span 1030 ms,
+ * so a send may leave up to 30 ms later than its time, against a later send
+ * on time, before the second holds one send too many.
+ */
+export const PACE_MARGIN_MS = 1000 * (SEND_PACE_SLACK - 1);
 
 /** The time between two of the account's sends, in milliseconds. */
 export function sendIntervalMs(config: Rate): number {

@@ -83,27 +83,27 @@ class PostgresPaceStore implements PaceStore {
     private readonly table: string,
   ) {}
 
-  async reserve(key: string, intervalUs: number, count: number): Promise<{ firstUs: number; nowUs: number }> {
+  async reserve(key: string, intervalUs: number, count: number, gapUs = 0): Promise<{ firstUs: number; nowUs: number }> {
     try {
-      return await this.reserveOnce(key, intervalUs, count);
+      return await this.reserveOnce(key, intervalUs, count, gapUs);
     } catch (error) {
       if (!isMissingRelation(error)) throw error;
       // The queue schema was dropped (see QueueBackend.prepare): build it again, then reserve.
       await this.backend.prepare({ again: true });
-      return this.reserveOnce(key, intervalUs, count);
+      return this.reserveOnce(key, intervalUs, count, gapUs);
     }
   }
 
-  private async reserveOnce(key: string, intervalUs: number, count: number): Promise<{ firstUs: number; nowUs: number }> {
+  private async reserveOnce(key: string, intervalUs: number, count: number, gapUs: number): Promise<{ firstUs: number; nowUs: number }> {
     // clock_timestamp() in the update runs once the row's lock is held, so it is never older than another worker's reservation.
     const clock = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`;
     const statement =
       count === 0
         ? `SELECT ${clock} AS first_us, ${clock} AS now_us`
-        : `INSERT INTO ${this.table} AS pace (key, next_us) VALUES ($1, ${clock} + $2::bigint * $3::bigint)
-           ON CONFLICT (key) DO UPDATE SET next_us = GREATEST(pace.next_us, ${clock}) + $2::bigint * $3::bigint
-           RETURNING next_us - $2::bigint * $3::bigint AS first_us, ${clock} AS now_us`;
-    const { rows } = await this.pool.query<{ first_us: string; now_us: string }>(statement, count === 0 ? [] : [key, intervalUs, count]);
+        : `INSERT INTO ${this.table} AS pace (key, next_us) VALUES ($1, ${clock} + $2::bigint * $3::bigint + $4::bigint)
+           ON CONFLICT (key) DO UPDATE SET next_us = GREATEST(pace.next_us, ${clock}) + $2::bigint * $3::bigint + $4::bigint
+           RETURNING next_us - $2::bigint * $3::bigint - $4::bigint AS first_us, ${clock} AS now_us`;
+    const { rows } = await this.pool.query<{ first_us: string; now_us: string }>(statement, count === 0 ? [] : [key, intervalUs, count, gapUs]);
     return { firstUs: Number(rows[0]!.first_us), nowUs: Number(rows[0]!.now_us) };
   }
 

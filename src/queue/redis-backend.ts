@@ -16,8 +16,9 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local interval = tonumber(ARGV[1])
 local count = tonumber(ARGV[2])
+local gap = tonumber(ARGV[3])
 local first = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local after = first + interval * count
+local after = first + interval * count + gap
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 60000)
 return {first, now}
 `;
@@ -26,8 +27,8 @@ return {first, now}
 class RedisPaceStore implements PaceStore {
   constructor(private readonly redis: RedisConnection) {}
 
-  async reserve(key: string, intervalUs: number, count: number): Promise<{ firstUs: number; nowUs: number }> {
-    const [firstUs, nowUs] = (await this.redis.eval(RESERVE_SCRIPT, 1, key, intervalUs, count)) as [number, number];
+  async reserve(key: string, intervalUs: number, count: number, gapUs = 0): Promise<{ firstUs: number; nowUs: number }> {
+    const [firstUs, nowUs] = (await this.redis.eval(RESERVE_SCRIPT, 1, key, intervalUs, count, gapUs)) as [number, number];
     return { firstUs, nowUs };
   }
 

@@ -152,6 +152,41 @@ describe('send gate', () => {
     }
   });
 
+  it('keeps the rate across two processes when one hears the store’s answers 40–80 ms late (it cannot know the store’s clock better)', async () => {
+    const first = env.app({ overrides: { SES_MAX_SEND_RATE: '10' } });
+    const second = env.app({ overrides: { SES_MAX_SEND_RATE: '10' } });
+    try {
+      await Promise.all([first.queueBackend.prepare(), second.queueBackend.prepare()]);
+      const real = second.queueBackend.pace;
+      // Every answer reaches the slow process 40-80 ms after the store read its clock (a loaded machine, a distant store).
+      const slowAnswers: PaceStore = {
+        reserve: async (...args) => {
+          const answer = await real.reserve(...args);
+          await new Promise((resolve) => setTimeout(resolve, 40 + Math.random() * 40));
+          return answer;
+        },
+        forget: (key) => real.forget(key),
+      };
+      const key = sendGateKey(first.config);
+      const fast = new SendGate(first.queueBackend.pace, key, sendIntervalMs(first.config));
+      const slow = new SendGate(slowAnswers, key, sendIntervalMs(first.config));
+      // Both have sent before (they have read the store's clock). Then one-row
+      // jobs (a low rate) start in both, one after the other, faster than
+      // they may send: the store's times go to the two in turn, all taken.
+      await Promise.all([sendTimes(fast, 1), sendTimes(slow, 1)]);
+      const jobs: Array<Promise<number[]>> = [];
+      for (let round = 0; round < 12; round += 1) {
+        jobs.push(sendTimes(fast, 1), sendTimes(slow, 1));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const times = (await Promise.all(jobs)).flat();
+      expect(times).toHaveLength(24);
+      expect(peakInWindow(times)).toBeLessThanOrEqual(10);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
   it('paces a job from now, and says so, when the queue store does not answer', async () => {
     // A store that is not there: Redis commands wait for a connection that
     // never comes (the gate stops waiting after GATE_ANSWER_TIMEOUT_MS); a
