@@ -29,9 +29,16 @@ export async function liveMemory(url: string): Promise<LiveMemory> {
     socket.onerror = () => reject(new Error(`could not reach the inspector at ${url}`));
   });
   const pending = new Map<number, (message: { result?: unknown; error?: { message: string } }) => void>();
+  // A process that dies mid-question fails the question rather than leaving it unanswered.
+  socket.onclose = () => {
+    for (const answer of pending.values()) answer({ error: { message: `the inspector at ${url} closed` } });
+    pending.clear();
+  };
   socket.onmessage = (event) => {
     const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
-    if (message.id !== undefined) pending.get(message.id)?.(message);
+    if (message.id === undefined) return;
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
   };
   let lastId = 0;
   const call = (method: string, params: Record<string, unknown> = {}) =>

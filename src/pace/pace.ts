@@ -125,7 +125,7 @@ export const CLAIM_LEAD_MS = 25;
 
 /**
  * A send this much past its time gives the time up and takes a new one:
- * well inside the 30 ms the spacing leaves. The last check is made where
+ * well inside the PACE_MARGIN_MS the spacing leaves. The last check is made where
  * the signed request goes on the wire, so only the network comes after it.
  */
 export const LATE_SEND_MS = 10;

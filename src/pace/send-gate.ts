@@ -110,7 +110,7 @@ export class SendGate {
     // A process's first answers are often slow ones (it is starting up):
     // a few reads of the store's clock first (count 0 reserves nothing).
     if (this.offsetMs === undefined) {
-      for (let i = 0; i < 3; i += 1) if ((await this.runScript(0)) === undefined) return undefined;
+      for (let i = 0; i < 3; i += 1) if ((await this.runScript(0, 0)) === undefined) return undefined;
     }
     const firstUs = await this.runScript(count, this.trailingGapUs());
     return firstUs === undefined ? undefined : firstUs / 1000 + this.offsetMs!;
@@ -130,7 +130,7 @@ export class SendGate {
   }
 
   /** Reserves `count` times (then `gapUs` free); learns the clock offset from the answer; returns the first reserved time (µs, the store's clock). */
-  private async runScript(count: number, gapUs = 0): Promise<number | undefined> {
+  private async runScript(count: number, gapUs: number): Promise<number | undefined> {
     const asked = performance.now();
     const answer = await this.answered(this.pace.reserve(this.key, this.intervalUs, count, gapUs));
     if (answer === undefined) return undefined;

@@ -15,11 +15,11 @@ export type Processor = (job: Job, token: string | undefined) => Promise<unknown
  * call reserves `count` consecutive send times `intervalUs` apart, starting
  * at the later of the next free time and the store's own clock, and moves
  * the next free time on past them and `gapUs` more; `count` 0 only reads
- * the clock. Times are the
- * store's clock in microseconds, so processes on different machines agree.
+ * the clock. Times are the store's clock in microseconds, so processes on
+ * different machines agree.
  */
 export interface PaceStore {
-  reserve(key: string, intervalUs: number, count: number, gapUs?: number): Promise<{ firstUs: number; nowUs: number }>;
+  reserve(key: string, intervalUs: number, count: number, gapUs: number): Promise<{ firstUs: number; nowUs: number }>;
   /** Forgets the pace kept under `key` (tests, and a queue rebuilt from nothing). */
   forget(key: string): Promise<void>;
 }

@@ -83,7 +83,7 @@ class PostgresPaceStore implements PaceStore {
     private readonly table: string,
   ) {}
 
-  async reserve(key: string, intervalUs: number, count: number, gapUs = 0): Promise<{ firstUs: number; nowUs: number }> {
+  async reserve(key: string, intervalUs: number, count: number, gapUs: number): Promise<{ firstUs: number; nowUs: number }> {
     try {
       return await this.reserveOnce(key, intervalUs, count, gapUs);
     } catch (error) {

@@ -27,7 +27,7 @@ return {first, now}
 class RedisPaceStore implements PaceStore {
   constructor(private readonly redis: RedisConnection) {}
 
-  async reserve(key: string, intervalUs: number, count: number, gapUs = 0): Promise<{ firstUs: number; nowUs: number }> {
+  async reserve(key: string, intervalUs: number, count: number, gapUs: number): Promise<{ firstUs: number; nowUs: number }> {
     const [firstUs, nowUs] = (await this.redis.eval(RESERVE_SCRIPT, 1, key, intervalUs, count, gapUs)) as [number, number];
     return { firstUs, nowUs };
   }

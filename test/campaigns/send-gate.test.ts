@@ -75,11 +75,11 @@ describe('send gate', () => {
       await Promise.all([first.queueBackend.prepare(), second.queueBackend.prepare()]);
       await first.queueBackend.pace.forget(sendGateKey(first.config));
       const reservedAt = performance.now();
-      const earlier = sendTimes(sendGateFor(first), 10);
-      // Two connections do not keep each other's order: the second process asks a little later.
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      // The first process's job holds its ten times before the second asks
+      // (a fixed pause is not enough: each process first reads the store's
+      // clock three times, and under load the second finished first).
+      await sendGateFor(first).reserve(10);
       const [later] = await sendTimes(sendGateFor(second), 1);
-      await earlier;
       // Ten sends at 20.6 ms each come first.
       expect(later! - reservedAt).toBeGreaterThanOrEqual(10 * 20.6 - 5);
     } finally {
@@ -130,8 +130,8 @@ describe('send gate', () => {
       const real = app.queueBackend.pace;
       let delayNext = true;
       const slowOnce: PaceStore = {
-        reserve: async (key, intervalUs, count) => {
-          const answer = await real.reserve(key, intervalUs, count);
+        reserve: async (key, intervalUs, count, gapUs) => {
+          const answer = await real.reserve(key, intervalUs, count, gapUs);
           if (count > 0 && delayNext) {
             delayNext = false;
             await new Promise((resolve) => setTimeout(resolve, 40));
