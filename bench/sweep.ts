@@ -199,6 +199,7 @@ async function setBasedExpiry(db: Db, withAudit = false): Promise<void> {
   });
 }
 
+/** The audit rows in one INSERT: the counts hashed in memory (a million groups), as a one-off set-based job would. */
 async function insertAuditRowsSetBased(trx: Db): Promise<number> {
   await sql`SET LOCAL enable_nestloop = off`.execute(trx);
   await sql`SET LOCAL work_mem = '256MB'`.execute(trx);
