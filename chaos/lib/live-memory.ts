@@ -11,8 +11,8 @@ export interface LiveMemory {
 }
 
 /** The inspector's address a process started with INSPECT_FLAG printed ("Debugger listening on ws://…"); read it soon after the start. */
-export async function inspectorUrl(process: ReverifyProcess): Promise<string> {
-  const line = await process.waitForLog(/Debugger listening on ws:\/\//, 5_000);
+export async function inspectorUrl(server: ReverifyProcess): Promise<string> {
+  const line = await server.waitForLog(/Debugger listening on ws:\/\//, 5_000);
   return /(ws:\/\/\S+)/.exec(line)![1]!;
 }
 

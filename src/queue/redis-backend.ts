@@ -18,7 +18,8 @@ local interval = tonumber(ARGV[1])
 local count = tonumber(ARGV[2])
 local gap = tonumber(ARGV[3])
 local first = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local after = first + interval * count + gap
+local after = first + interval * count
+if count > 0 then after = after + gap end
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.ceil((after - now) / 1000) + 60000)
 return {first, now}
 `;

@@ -187,6 +187,20 @@ describe('send gate', () => {
     }
   });
 
+  it('the pace store leaves the asked gap after a reservation, and a clock read (count 0) moves nothing', async () => {
+    const app = env.app();
+    await app.queueBackend.prepare();
+    const { pace } = app.queueBackend;
+    const key = `${sendGateKey(app.config)}-gap`;
+    await pace.forget(key);
+    const first = await pace.reserve(key, 1_000, 3, 50_000);
+    await pace.reserve(key, 1_000, 0, 900_000);
+    const next = await pace.reserve(key, 1_000, 1, 0);
+    // Three times 1 ms apart, then 50 ms left free; the read in between ignored its gap.
+    expect(next.firstUs - first.firstUs).toBe(3 * 1_000 + 50_000);
+    await pace.forget(key);
+  });
+
   it('paces a job from now, and says so, when the queue store does not answer', async () => {
     // A store that is not there: Redis commands wait for a connection that
     // never comes (the gate stops waiting after GATE_ANSWER_TIMEOUT_MS); a
